@@ -1,0 +1,47 @@
+"""Creating the pipeline's Kafka topics (idempotent)."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from ingest.producer import DLQ_MAX_BYTES
+from newsflow.settings import Settings
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    def spec(name: str, **configs: str) -> NewTopic:
+        return NewTopic(name, num_partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication, topic_configs=configs)
+
+    # Dead letters keep the whole original record, which can be a rejected oversize article.
+    return [
+        spec(settings.topic_raw, **{"compression.type": "producer"}),
+        spec(settings.topic_enriched, **{"compression.type": "producer"}),
+        spec(settings.topic_dlq, **{"max.message.bytes": str(DLQ_MAX_BYTES),
+                                    "retention.ms": str(30 * 24 * 3600 * 1000)}),
+    ]
+
+
+def ensure_topics(settings: Settings) -> dict[str, str]:
+    """Create missing topics; returns {topic: "created" | "exists"}."""
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="newsflow-setup")
+    try:
+        existing = set(admin.list_topics())
+        result: dict[str, str] = {}
+        missing = []
+        for t in topic_specs(settings):
+            if t.name in existing:
+                result[t.name] = "exists"
+            else:
+                missing.append(t)
+        for t in missing:
+            try:
+                admin.create_topics([t])
+                result[t.name] = "created"
+            except TopicAlreadyExistsError:
+                result[t.name] = "exists"  # another process won the race
+        return result
+    finally:
+        admin.close()

@@ -1,0 +1,157 @@
+"""The Faust worker: a thin shell around ``processors.stage.process_record``.
+
+It only moves records: ``news.raw`` in, ``news.enriched`` or ``news.dlq`` out. Faust acks an
+event as soon as the ``async for`` moves on (even after an exception), so every event is handled
+inside a try and its output is delivered -- with retries, awaited to the broker acknowledgement --
+before the loop advances. concurrency=1 because higher values can commit past an unfinished
+event (faust-streaming#606)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.auth import SASLCredentials, SSLCredentials
+
+from ingest.producer import DLQ_MAX_BYTES
+from newsflow.deadletter import encode_dead_letter
+from newsflow.settings import Settings, get_settings
+from processors.enrich import Enricher
+from processors.stage import Coordinates, Enriched, process_record
+
+log = logging.getLogger(__name__)
+SEND_RETRY_CAP = 30.0
+
+
+@dataclass
+class WorkerStats:
+    started: float = field(default_factory=time.time)
+    processed: int = 0
+    enriched: int = 0
+    dead_lettered: int = 0
+    send_retries: int = 0
+    last_event_at: float | None = None
+    dlq_by_stage: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "uptime_seconds": round(now - self.started, 1),
+            "processed": self.processed,
+            "enriched": self.enriched,
+            "dead_lettered": self.dead_lettered,
+            "dlq_by_stage": self.dlq_by_stage,
+            "send_retries": self.send_retries,
+            "seconds_since_last_event": (
+                None if self.last_event_at is None else round(now - self.last_event_at, 1)),
+        }
+
+
+def broker_credentials(settings: Settings) -> Any:
+    context = None
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(str(settings.kafka_ssl_certfile),
+                                    str(settings.kafka_ssl_keyfile or "") or None)
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password
+        return SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return SSLCredentials(context)
+    return None
+
+
+def create_app(settings: Settings | None = None, *, web_port: int | None = None) -> faust.App:
+    settings = settings or get_settings()
+    stats = WorkerStats()
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings),
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=200,
+        producer_max_request_size=DLQ_MAX_BYTES,
+        producer_acks=-1,
+        web_enabled=web_port is not None and web_port > 0,
+        web_port=web_port or settings.worker_web_port,
+        web_bind="127.0.0.1",
+        datadir=str(settings.stack_dir / "faust" / settings.app_id),
+    )
+    raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
+    enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
+    dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
+    app.newsflow_stats = stats  # type: ignore[attr-defined]
+
+    async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
+        """Send and wait for the broker's acknowledgement; retry forever rather than drop."""
+        delay = 0.5
+        while True:
+            try:
+                fut = await topic.send(key=key, value=value)
+                await fut
+                return
+            except Exception as exc:
+                stats.send_retries += 1
+                log.warning("send to %s failed (%s); retrying in %.1fs", topic, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SEND_RETRY_CAP)
+
+    @app.agent(raw_topic, concurrency=1)
+    async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        enricher = Enricher(settings)
+        await restore_dedup_state(enricher, settings)
+        log.info("enricher ready")
+        async for event in stream.events():
+            msg = event.message
+            where = Coordinates(msg.topic, msg.partition, msg.offset)
+            result = process_record(enricher, event.key, event.value, where)
+            if isinstance(result, Enriched):
+                await deliver(enriched_topic, result.key, result.value)
+                stats.enriched += 1
+            else:
+                dl = result.dead_letter
+                await deliver(dlq_topic, (dl.key or "").encode(), encode_dead_letter(dl))
+                stats.dead_lettered += 1
+                stats.dlq_by_stage[dl.stage] = stats.dlq_by_stage.get(dl.stage, 0) + 1
+                log.warning("dead-lettered %s@%s/%s at %s: %s", dl.key, msg.partition,
+                            msg.offset, dl.stage, dl.error[:200])
+            stats.processed += 1
+            stats.last_event_at = time.time()
+            yield None
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        return web.json(stats.as_dict())
+
+    return app
+
+
+async def restore_dedup_state(enricher: Enricher, settings: Settings) -> None:
+    """Rebuild the near-duplicate index from what is already indexed, so clusters survive a
+    restart. A missing or unreachable Elasticsearch only costs cluster continuity."""
+    from ingest.cluster_state import recent_cluster_items
+
+    try:
+        items = await asyncio.to_thread(lambda: list(recent_cluster_items(settings)))
+    except Exception as exc:
+        log.warning("near-duplicate state not restored (%s); starting empty", exc)
+        return
+    enricher.dedup.rebuild(items)
+    log.info("near-duplicate state restored from %d indexed articles", len(items))
