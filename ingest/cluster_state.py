@@ -14,21 +14,28 @@ def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, fl
     """(id, cluster_id, text, ts) of articles ingested within the dedup window, oldest first."""
     es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
     query = {
-        "query": {"range": {"ingested_at": {"gte": f"now-{int(settings.dedup_max_age_days * 24)}h"}}},
+        "query": {
+            "range": {"ingested_at": {"gte": f"now-{int(settings.dedup_max_age_days * 24)}h"}}
+        },
         "_source": ["id", "cluster_id", "body_normalized", "ingested_at"],
         "sort": [{"ingested_at": "asc"}],
     }
     try:
-        hits = helpers.scan(es, index=settings.es_alias, query=query, preserve_order=True,
-                            size=1000)
+        hits = helpers.scan(
+            es, index=settings.es_alias, query=query, preserve_order=True, size=1000
+        )
         for n, hit in enumerate(hits):
             if n >= settings.dedup_max_entries:
                 break
             src = hit["_source"]
             ts = datetime.fromisoformat(src["ingested_at"]).timestamp()
-            yield src["id"], src.get("cluster_id") or src["id"], src.get("body_normalized") or "", ts
+            yield (
+                src["id"],
+                src.get("cluster_id") or src["id"],
+                src.get("body_normalized") or "",
+                ts,
+            )
     except NotFoundError:
         return
     finally:
         es.close()
-

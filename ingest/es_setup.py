@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
-from elasticsearch import BadRequestError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from newsflow.settings import Settings
 
@@ -77,6 +76,7 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
         members = dict(es.indices.get_alias(name=alias))
     if members.get(index, {}).get("aliases", {}).get(alias, {}).get("is_write_index") is True:
         return "exists"
+    others = [name for name in members if name != index]
     actions: list[dict[str, Any]] = [
         {"add": {"index": index, "alias": alias, "is_write_index": True}}
     ]
@@ -84,23 +84,22 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     # but stop taking writes; drop them from the alias once they are reindexed.
     actions += [
         {"add": {"index": other, "alias": alias, "is_write_index": False}}
-        for other in members
-        if other != index
+        for other in others
     ]
     es.indices.update_aliases(actions=actions)
-    return "moved" if members else "created"
+    if others:
+        return f"write index moved from {', '.join(sorted(others))}"
+    return "updated" if members else "created"
 
 
 def ensure_index(es: Elasticsearch, settings: Settings) -> dict[str, str]:
     """Put the template, create ``settings.es_index`` if missing and make ``settings.es_alias``
     its write alias. Safe to run any number of times; returns what each step did, e.g.
-    ``{"template": "unchanged", "index": "exists", "alias": "exists"}``."""
+    ``{"template news-template": "unchanged", "index news-v1": "exists", "alias news": "exists"}``.
+    """
     name = template_name(settings)
     return {
-        "template": _put_template(es, name, template_for(settings)),
-        "template_name": name,
-        "index": _create_index(es, settings.es_index),
-        "index_name": settings.es_index,
-        "alias": _point_alias(es, settings.es_alias, settings.es_index),
-        "alias_name": settings.es_alias,
+        f"template {name}": _put_template(es, name, template_for(settings)),
+        f"index {settings.es_index}": _create_index(es, settings.es_index),
+        f"alias {settings.es_alias}": _point_alias(es, settings.es_alias, settings.es_index),
     }

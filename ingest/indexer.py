@@ -15,21 +15,21 @@ functions below; ``_Indexer`` is the thin shell that talks to Kafka and Elastics
 
 from __future__ import annotations
 
-import base64
 import enum
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
 
 from ingest.es_doc import to_es_doc
 from newsflow.articles import DeadLetter, EnrichedArticle
+from newsflow.deadletter import dead_letter as make_dead_letter
 from newsflow.settings import Settings
 
 log = logging.getLogger("newsflow.indexer")
@@ -40,6 +40,7 @@ STAGE = "index"
 MAX_BULK_BYTES = 10 * 1024 * 1024
 DLQ_SEND_TIMEOUT = 30.0
 STATS_LOG_SECONDS = 30.0
+JOIN_GRACE_SECONDS = 60.0
 # Item errors that mean "the cluster is not ready for this write", not "this record is bad".
 _TRANSIENT_4XX_TYPES = frozenset({"index_not_found_exception", "cluster_block_exception"})
 
@@ -56,6 +57,9 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    # How many times this partition had been revoked from us when the record was polled: a
+    # record whose partition was revoked since is stale (its new owner re-reads it).
+    epoch: int = 0
 
     @property
     def tp(self) -> tuple[str, int]:
@@ -114,17 +118,19 @@ def _error_text(error: Any) -> tuple[str, str]:
     if not isinstance(error, dict):
         return "unknown_error", _short(str(error))
     etype = str(error.get("type", "unknown_error"))
-    parts = [f"{etype}: {error.get('reason', '')}"]
+    # Each reason is capped on its own: ES quotes the offending value in the outer reason, and
+    # a long value must not push the root cause out of the message.
+    parts = [f"{etype}: {_short(str(error.get('reason', '')), 500)}"]
     cause = error.get("caused_by")
     while isinstance(cause, dict) and len(parts) < 4:
-        parts.append(f"caused by {cause.get('type')}: {cause.get('reason', '')}")
+        parts.append(f"caused by {cause.get('type')}: {_short(str(cause.get('reason', '')), 500)}")
         cause = cause.get("caused_by")
     return etype, _short("; ".join(parts))
 
 
 def classify_item(item: dict[str, Any]) -> tuple[Verdict, str, str]:
     """One entry of a bulk response's ``items`` -> (verdict, error_type, error)."""
-    result = next(iter(item.values()), {}) if item else {}
+    result: dict[str, Any] = next(iter(item.values()), {}) if item else {}
     status = result.get("status")
     if isinstance(status, int) and 200 <= status < 300 and "error" not in result:
         return Verdict.OK, "", ""
@@ -132,6 +138,8 @@ def classify_item(item: dict[str, Any]) -> tuple[Verdict, str, str]:
     if not isinstance(status, int) or status == 429 or status >= 500:
         return Verdict.RETRY, etype, reason
     if etype in _TRANSIENT_4XX_TYPES:
+        if etype == "index_not_found_exception":
+            reason += " (does the alias exist? run `newsflow setup`)"
         return Verdict.RETRY, etype, reason
     return Verdict.DEAD, etype, reason
 
@@ -144,7 +152,9 @@ class BulkOutcome:
     retry_reasons: list[str] = field(default_factory=list)
 
 
-def classify_bulk_response(sent: Sequence[Prepared], items: Sequence[dict[str, Any]]) -> BulkOutcome:
+def classify_bulk_response(
+    sent: Sequence[Prepared], items: Sequence[dict[str, Any]]
+) -> BulkOutcome:
     """Pair a bulk response's items with what was sent (same order, by the bulk API contract)."""
     if len(items) != len(sent):
         # Cannot tell which item is which: treat the whole chunk as not done.
@@ -176,21 +186,15 @@ def classify_request_error(status: int | None) -> Verdict:
 
 
 def dead_letter(failure: Failure, now: Callable[[], Any] | None = None) -> DeadLetter:
+    """The DLQ record for ``failure``, with the whole original (see newsflow.deadletter) and the
+    exact source coordinates."""
     rec = failure.record
-    original: str | None = None
-    original_b64: str | None = None
-    if rec.value is not None:
-        try:
-            original = rec.value.decode("utf-8")
-        except UnicodeDecodeError:
-            original_b64 = base64.b64encode(rec.value).decode("ascii")
     extra: dict[str, Any] = {"ts": now()} if now is not None else {}
-    return DeadLetter(
-        stage=STAGE,
-        error=failure.error,
-        error_type=failure.error_type,
-        original=original,
-        original_b64=original_b64,
+    return make_dead_letter(
+        STAGE,
+        failure.error,
+        failure.error_type,
+        rec.value if rec.value is not None else b"",
         key=rec.key.decode("utf-8", "replace") if rec.key is not None else None,
         source_topic=rec.topic,
         source_partition=rec.partition,
@@ -231,7 +235,9 @@ def bulk_lines(prepared: Prepared) -> list[bytes]:
     return [orjson.dumps({"index": {"_id": prepared.doc_id}}), prepared.source]
 
 
-def chunk_by_bytes(items: Sequence[Prepared], max_bytes: int = MAX_BULK_BYTES) -> Iterator[list[Prepared]]:
+def chunk_by_bytes(
+    items: Sequence[Prepared], max_bytes: int = MAX_BULK_BYTES
+) -> Iterator[list[Prepared]]:
     """Split a batch into bulk requests of at most ``max_bytes`` (a lone oversize document still
     gets its own request, so Elasticsearch can reject exactly that one)."""
     chunk: list[Prepared] = []
@@ -247,12 +253,14 @@ def chunk_by_bytes(items: Sequence[Prepared], max_bytes: int = MAX_BULK_BYTES) -
         yield chunk
 
 
-def drop_partitions(records: Iterable[Any], gone: set[tuple[str, int]]) -> list[Any]:
-    """Records (anything with ``.tp`` or ``.record.tp``) not on partitions in ``gone``."""
-    def tp(x: Any) -> tuple[str, int]:
-        return x.tp if isinstance(x, SourceRecord) else x.record.tp
+def drop_stale(items: Iterable[Any], epochs: Mapping[tuple[str, int], int]) -> list[Any]:
+    """Keep the items (records, or anything with ``.record``) whose partition has not been
+    revoked since they were polled."""
+    def current(x: Any) -> bool:
+        r = x if isinstance(x, SourceRecord) else x.record
+        return epochs.get(r.tp, 0) == r.epoch
 
-    return [x for x in records if tp(x) not in gone]
+    return [x for x in items if current(x)]
 
 
 # --------------------------------------------------------------------------- stats
@@ -284,18 +292,21 @@ class _Stopped(Exception):
 
 
 class _Revocations:
-    """ConsumerRebalanceListener collecting revoked partitions for the main loop. Callbacks run
-    on kafka-python's IO loop and must return promptly, so they only record; the main thread
-    drops the in-flight records of those partitions before it next commits."""
+    """ConsumerRebalanceListener state: a revocation counter per partition. kafka-python runs the
+    callbacks inside ``consumer.poll()`` (before that poll fetches), and they must return
+    promptly, so they only count; records are stamped with the count when polled and dropped
+    as stale when it has moved on."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._revoked: set[tuple[str, int]] = set()
+        self._epochs: dict[tuple[str, int], int] = {}
         self.assigned_once = threading.Event()
 
     def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
         with self._lock:
-            self._revoked.update((tp.topic, tp.partition) for tp in revoked)
+            for tp in revoked:
+                key = (tp.topic, tp.partition)
+                self._epochs[key] = self._epochs.get(key, 0) + 1
 
     def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
         self.assigned_once.set()
@@ -303,10 +314,9 @@ class _Revocations:
     def on_partitions_lost(self, lost: Iterable[Any]) -> None:
         self.on_partitions_revoked(lost)
 
-    def take(self) -> set[tuple[str, int]]:
+    def epochs(self) -> dict[tuple[str, int], int]:
         with self._lock:
-            out, self._revoked = self._revoked, set()
-        return out
+            return dict(self._epochs)
 
 
 def _listener(rev: _Revocations) -> Any:
@@ -326,17 +336,29 @@ def _listener(rev: _Revocations) -> Any:
 
 
 class _Indexer:
-    def __init__(self, settings: Settings, stop: threading.Event) -> None:
-        from elasticsearch import Elasticsearch
-        from kafka import KafkaConsumer, KafkaProducer
-
+    def __init__(
+        self, settings: Settings, stop: threading.Event, es: Any, consumer: Any, producer: Any,
+        rev: _Revocations,
+    ) -> None:
         self.settings = settings
         self.stop = stop
         self.stats = IndexerStats()
-        self.rev = _Revocations()
+        self.rev = rev
+        self.es = es
+        self.consumer = consumer
+        self.producer = producer
+        # Records that arrived while we were paused in a retry wait (newly assigned partitions).
+        self.carry: list[SourceRecord] = []
+        self._last_stats_log = time.monotonic()
+
+    @classmethod
+    def connect(cls, settings: Settings, stop: threading.Event) -> _Indexer:
+        from elasticsearch import Elasticsearch
+        from kafka import KafkaConsumer, KafkaProducer
+
         kafka_cfg = settings.kafka_client_config()
-        self.es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
-        self.consumer = KafkaConsumer(
+        rev = _Revocations()
+        consumer = KafkaConsumer(
             group_id=settings.indexer_group,
             client_id=f"{settings.app_id}-indexer",
             enable_auto_commit=False,
@@ -344,13 +366,12 @@ class _Indexer:
             max_poll_records=settings.indexer_batch_size,
             **kafka_cfg,
         )
-        self.consumer.subscribe([settings.topic_enriched], listener=_listener(self.rev))
-        self.producer = KafkaProducer(
+        consumer.subscribe([settings.topic_enriched], listener=_listener(rev))
+        producer = KafkaProducer(
             client_id=f"{settings.app_id}-indexer-dlq", acks="all", **kafka_cfg
         )
-        # Records that arrived while we were paused in a retry wait (newly assigned partitions).
-        self.carry: list[SourceRecord] = []
-        self._last_stats_log = time.monotonic()
+        es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+        return cls(settings, stop, es, consumer, producer, rev)
 
     # -- polling -------------------------------------------------------------------------
 
@@ -358,8 +379,10 @@ class _Indexer:
         polled = self.consumer.poll(
             timeout_ms=max(0, int(timeout_s * 1000)), max_records=max(1, max_records)
         )
+        epochs = self.rev.epochs()  # after poll: includes any rebalance it just ran
         out = [
-            SourceRecord(r.topic, r.partition, r.offset, r.key, r.value)
+            SourceRecord(r.topic, r.partition, r.offset, r.key, r.value,
+                         epochs.get((r.topic, r.partition), 0))
             for recs in polled.values()
             for r in recs
         ]
@@ -368,20 +391,21 @@ class _Indexer:
 
     def _wait(self, seconds: float) -> None:
         """Back off without leaving the group: poll with every partition paused (keeps
-        max.poll.interval satisfied during a long Elasticsearch outage). Returns early on stop."""
-        assigned = list(self.consumer.assignment())
-        self.consumer.pause(*assigned)
+        max.poll.interval satisfied during a long Elasticsearch outage). Raises ``_Stopped``
+        when shutdown is requested meanwhile."""
         try:
             deadline = time.monotonic() + seconds
             while not self.stop.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                # Partitions assigned by a rebalance during the wait are not paused: keep what
-                # they deliver for the next batch.
+                # Re-pause each time: partitions handed to us by a rebalance start unpaused.
+                # The one poll that ran that rebalance may still fetch from them: keep those
+                # records for the next batch.
+                self.consumer.pause(*self.consumer.assignment())
                 self.carry.extend(self._poll(min(left, 0.5), self.settings.indexer_batch_size))
         finally:
-            self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
+            self.consumer.resume(*self.consumer.assignment())
         if self.stop.is_set():
             raise _Stopped
 
@@ -396,9 +420,11 @@ class _Indexer:
         dead: list[Failure] = []
         for rec in batch:
             result = prepare(rec)
-            (prepared if isinstance(result, Prepared) else dead).append(result)  # type: ignore[arg-type]
+            if isinstance(result, Prepared):
+                prepared.append(result)
+            else:
+                dead.append(result)
 
-        gone: set[tuple[str, int]] = set()
         attempt = 0
         pending = prepared
         while pending:
@@ -414,15 +440,12 @@ class _Indexer:
                 len(pending), attempt, delay, reasons[0] if reasons else "?",
             )
             self._wait(delay)
-            gone |= self.rev.take()
-            pending = drop_partitions(pending, gone)
+            pending = drop_stale(pending, self.rev.epochs())
 
-        gone |= self.rev.take()
-        dead = drop_partitions(dead, gone)
-        self._send_dead_letters(dead)
-        gone |= self.rev.take()
-        self._commit(drop_partitions(batch, gone))
-        self.stats.dropped_on_revoke += len(batch) - len(drop_partitions(batch, gone))
+        self._send_dead_letters(drop_stale(dead, self.rev.epochs()))
+        done = drop_stale(batch, self.rev.epochs())
+        self.stats.dropped_on_revoke += len(batch) - len(done)
+        self._commit(done)
 
     def _bulk_once(
         self, items: list[Prepared]
@@ -441,7 +464,8 @@ class _Indexer:
             try:
                 resp = self.es.bulk(
                     index=self.settings.es_alias,
-                    operations=[line for p in chunk for line in bulk_lines(p)],
+                    # pre-encoded NDJSON lines: the client forwards bytes untouched
+                    operations=cast(Any, [line for p in chunk for line in bulk_lines(p)]),
                     require_alias=True,
                 )
             except ApiError as exc:
@@ -486,8 +510,7 @@ class _Indexer:
                 delay = backoff_delay(attempt, self.settings.indexer_max_retry_seconds)
                 log.warning("DLQ send failed (%s); retrying in %.1fs", exc, delay)
                 self._wait(delay)
-                gone = self.rev.take()
-                dead = drop_partitions(dead, gone)
+                dead = drop_stale(dead, self.rev.epochs())
                 continue
             for f in dead:
                 log.info(
@@ -546,25 +569,27 @@ class _Indexer:
         batch: list[SourceRecord] = []
         batch_started = 0.0
         last_activity = time.monotonic()
+        join_deadline = last_activity + JOIN_GRACE_SECONDS
         try:
             while not self.stop.is_set():
                 wait = s.indexer_batch_seconds
                 if batch:
                     wait = max(0.0, batch_started + s.indexer_batch_seconds - time.monotonic())
-                records = self.carry + self._poll(min(wait, 0.5), s.indexer_batch_size - len(batch))
+                fresh = self._poll(min(wait, 0.5), s.indexer_batch_size - len(batch))
+                epochs = self.rev.epochs()
+                before = len(batch) + len(self.carry)
+                batch = drop_stale(batch, epochs)
+                records = drop_stale(self.carry, epochs) + fresh
                 self.carry = []
-                gone = self.rev.take()
-                if gone:
-                    before = len(batch)
-                    batch = drop_partitions(batch, gone)
-                    self.stats.dropped_on_revoke += before - len(batch)
+                self.stats.dropped_on_revoke += before - len(batch) - (len(records) - len(fresh))
                 if records:
                     if not batch:
                         batch_started = time.monotonic()
                     batch.extend(records)
                     last_activity = time.monotonic()
-                elif self.rev.assigned_once.is_set() and not batch and max_idle_seconds is None:
-                    pass
+                elif not self.rev.assigned_once.is_set() and time.monotonic() < join_deadline:
+                    # Joining the group is not idleness (an empty topic still gets assigned).
+                    last_activity = time.monotonic()
                 full = len(batch) >= s.indexer_batch_size
                 due = bool(batch) and time.monotonic() - batch_started >= s.indexer_batch_seconds
                 if full or due:
@@ -581,7 +606,7 @@ class _Indexer:
                     break
             # Clean shutdown: whatever was consumed is indexed and committed before leaving.
             if batch and self.stop.is_set():
-                self.flush(drop_partitions(batch, self.rev.take()))
+                self.flush(drop_stale(batch, self.rev.epochs()))
         except _Stopped:
             log.warning("stopped with an unfinished batch: its offsets stay uncommitted")
         finally:
@@ -605,4 +630,4 @@ def run_indexer(
     """Consume ``settings.topic_enriched`` as group ``settings.indexer_group`` and index into
     alias ``settings.es_alias`` until ``stop_event`` is set (or, with ``max_idle_seconds``, until
     nothing arrived for that long). The caller owns signal handling: set ``stop_event``."""
-    return _Indexer(settings, stop_event or threading.Event()).run(max_idle_seconds)
+    return _Indexer.connect(settings, stop_event or threading.Event()).run(max_idle_seconds)

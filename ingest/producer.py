@@ -102,8 +102,13 @@ class ArticleProducer:
     """Validates and sends articles. ``send`` is thread-safe and asynchronous; ``flush`` waits for
     every acknowledgement and fills in ``summary.failed`` for records the broker refused."""
 
-    def __init__(self, settings: Settings | None = None, *, dead_letters: bool = True,
-                 producer: KafkaProducer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        dead_letters: bool = True,
+        producer: KafkaProducer | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
         self.dead_letters = dead_letters
         self.summary = ProduceSummary()
@@ -113,8 +118,9 @@ class ArticleProducer:
     def __enter__(self) -> ArticleProducer:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _on_error(self, exc: BaseException) -> None:
@@ -129,13 +135,17 @@ class ArticleProducer:
         try:
             article = to_raw_article(data)
         except RejectedArticle as exc:
-            raw = data.model_dump_json().encode() if isinstance(data, RawArticle) else orjson.dumps(
-                data, default=str)
+            raw = (
+                data.model_dump_json().encode()
+                if isinstance(data, RawArticle)
+                else orjson.dumps(data, default=str)
+            )
             self._reject(origin, raw, exc.reason, exc.error_type)
             raise
         key, value = encode_article(article)
         self._producer.send(self.settings.topic_raw, key=key, value=value).add_errback(
-            self._on_error)
+            self._on_error
+        )
         with self._lock:
             self.summary.sent += 1
         return key.decode()
@@ -161,8 +171,9 @@ class ArticleProducer:
         if not self.dead_letters:
             return
         dl = dead_letter("produce", reason, error_type, raw, key=None)
-        self._producer.send(self.settings.topic_dlq, key=origin.encode(),
-                            value=encode_dead_letter(dl)).add_errback(self._on_error_dlq)
+        self._producer.send(
+            self.settings.topic_dlq, key=origin.encode(), value=encode_dead_letter(dl)
+        ).add_errback(self._on_error_dlq)
 
     def _on_error_dlq(self, exc: BaseException) -> None:
         log.error("could not dead-letter a rejected record: %s", exc)

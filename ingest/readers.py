@@ -43,8 +43,12 @@ def from_saudinewsnet(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _object(origin: str, raw: bytes, value: Any) -> SourceRecord:
     if not isinstance(value, dict):
-        return SourceRecord(origin, raw, error=f"expected a JSON object, got {type(value).__name__}",
-                            error_type="NotAnObject")
+        return SourceRecord(
+            origin,
+            raw,
+            error=f"expected a JSON object, got {type(value).__name__}",
+            error_type="NotAnObject",
+        )
     return SourceRecord(origin, raw, data=from_saudinewsnet(value))
 
 
@@ -52,7 +56,9 @@ def _decode(origin: str, raw: bytes) -> SourceRecord:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return SourceRecord(origin, raw, error=f"invalid UTF-8: {exc}", error_type="UnicodeDecodeError")
+        return SourceRecord(
+            origin, raw, error=f"invalid UTF-8: {exc}", error_type="UnicodeDecodeError"
+        )
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -12,15 +12,21 @@ from newsflow.settings import Settings
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
     def spec(name: str, **configs: str) -> NewTopic:
-        return NewTopic(name, num_partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication, topic_configs=configs)
+        return NewTopic(
+            name,
+            num_partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication,
+            topic_configs=configs,
+        )
 
     # Dead letters keep the whole original record, which can be a rejected oversize article.
     return [
         spec(settings.topic_raw, **{"compression.type": "producer"}),
         spec(settings.topic_enriched, **{"compression.type": "producer"}),
-        spec(settings.topic_dlq, **{"max.message.bytes": str(DLQ_MAX_BYTES),
-                                    "retention.ms": str(30 * 24 * 3600 * 1000)}),
+        spec(
+            settings.topic_dlq,
+            **{"max.message.bytes": str(DLQ_MAX_BYTES), "retention.ms": str(30 * 24 * 3600 * 1000)},
+        ),
     ]
 
 

@@ -115,7 +115,16 @@ class DeadLetter(BaseModel):
     error: str
     error_type: str
     original: str | None = Field(None, description="the record as text, when it was valid UTF-8")
-    original_b64: str | None = Field(None, description="the raw bytes, when they were not UTF-8")
+    original_b64: str | None = Field(
+        None, description="the raw bytes in base64, when not UTF-8 or when compressed"
+    )
+    original_compression: Literal["zlib"] | None = Field(
+        None, description="set when original_b64 holds the zlib-compressed record (large ones)"
+    )
+    original_bytes: int | None = Field(None, ge=0, description="size of the record as received")
+    original_truncated: bool = Field(
+        False, description="only for records too large to keep even compressed"
+    )
     key: str | None = None
     ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source_topic: str | None = None

@@ -8,9 +8,29 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # Query parameters that only say where a click came from; they never change the article.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
-        "mc_eid", "_ga", "_gl", "ref", "ref_src", "ref_url", "cmpid", "spm", "ocid", "smid",
-        "rss", "at_medium", "at_campaign", "s_cid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "spm",
+        "ocid",
+        "smid",
+        "rss",
+        "at_medium",
+        "at_campaign",
+        "s_cid",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "hsa_", "itm_")
@@ -38,7 +58,9 @@ def canonical_url(url: str) -> str:
     path = parts.path or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     query.sort()
     return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
 

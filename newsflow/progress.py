@@ -9,6 +9,8 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -17,24 +19,29 @@ from rich.progress import (
 from rich.text import Text
 
 
-class _Rate(TextColumn):
-    def __init__(self) -> None:
-        super().__init__("")
-
-    def render(self, task):  # type: ignore[no-untyped-def]
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f}/s" if speed else "…/s", style="progress.data.speed")
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None = None,
-                 disable: bool = False) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    label: str, total: int | None = None, disable: bool = False
+) -> Iterator[Callable[[int], None]]:
     """Yields ``advance(n)``. Writes to stderr, so stdout stays clean for ``--json``."""
     if disable:
         yield lambda n: None
         return
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TaskProgressColumn(), _Rate(), TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     from rich.console import Console
 
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:

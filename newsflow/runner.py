@@ -6,6 +6,8 @@ operator would run, so ``run`` exercises exactly what production runs."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from newsflow import stack
 from newsflow.settings import Settings
 from newsflow.setup import run_setup
 
+READY_LINE = "enricher ready"  # logged by processors.app once the agent can consume
 SAMPLES = Path(__file__).resolve().parent / "samples" / "articles.jsonl"
 Say = Callable[[str], None]
 
@@ -42,18 +45,45 @@ def start_local_stack_if_needed(settings: Settings, say: Say) -> bool:
     return True
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process see exactly these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        env[f"NEWSFLOW_{name.upper()}"] = str(value)
+    for name in ("kafka_sasl_password", "es_password", "es_api_key"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[f"NEWSFLOW_{name.upper()}"] = secret.get_secret_value()
+    return env
+
+
 @contextlib.contextmanager
-def child_processes(settings: Settings, say: Say) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Worker and indexer, logging to the stack dir; SIGTERM'd (then killed) on exit."""
-    log_dir = settings.stack_dir / "logs"
+def child_processes(
+    settings: Settings, say: Say, *, log_dir: Path | None = None, web_port: int | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker and indexer for these settings, logging to files; SIGTERM'd (then killed) on exit.
+    Yields once the worker has its enricher loaded."""
+    log_dir = log_dir or settings.stack_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    env = settings_env(settings)
+    port = settings.worker_web_port if web_port is None else web_port
     children: list[subprocess.Popen[bytes]] = []
     try:
-        for name, argv in (("worker", newsflow_argv("worker")),
-                           ("indexer", newsflow_argv("index"))):
-            log = (log_dir / f"{name}.log").open("ab")
-            children.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
-            say(f"{name}: pid {children[-1].pid}, log {log_dir / f'{name}.log'}")
+        for name, argv in (
+            ("worker", newsflow_argv("worker", "--web-port", str(port))),
+            ("indexer", newsflow_argv("index")),
+        ):
+            path = log_dir / f"{name}.log"
+            with path.open("ab") as log:
+                children.append(
+                    subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+                )
+            say(f"{name}: pid {children[-1].pid}, log {path}")
+        wait_for_log(log_dir / "worker.log", READY_LINE, children[0])
         yield children
     finally:
         for child in children:
@@ -67,14 +97,34 @@ def child_processes(settings: Settings, say: Say) -> Iterator[list[subprocess.Po
                 child.wait()
 
 
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    args = proc.args
+    return str(args[3]) if isinstance(args, list) and len(args) > 3 else str(args)
+
+
+def wait_for_log(
+    path: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float = 180.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if needle in text:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{_name(proc)} exited with {proc.returncode}:\n{text[-3000:]}")
+        time.sleep(0.3)
+    raise TimeoutError(f"no {needle!r} in {path} after {timeout:.0f} s")
+
+
 def produce_samples(settings: Settings, path: Path = SAMPLES) -> list[str]:
     with ArticleProducer(settings) as producer:
         ids = [i for i in producer.send_many(iter_records([path])) if i]
     return ids
 
 
-def wait_searchable(settings: Settings, ids: list[str], timeout: float,
-                    children: list[subprocess.Popen[bytes]]) -> int:
+def wait_searchable(
+    settings: Settings, ids: list[str], timeout: float, children: list[subprocess.Popen[bytes]]
+) -> int:
     """Poll until every id is in the alias; raises if a child dies or time runs out."""
     es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
     deadline = time.monotonic() + timeout
@@ -83,19 +133,24 @@ def wait_searchable(settings: Settings, ids: list[str], timeout: float,
         while time.monotonic() < deadline:
             for child in children:
                 if child.poll() is not None:
-                    raise RuntimeError(f"{child.args[-1]} exited with {child.returncode}; "
-                                       f"see {settings.stack_dir / 'logs'}")
+                    raise RuntimeError(
+                        f"{_name(child)} exited with {child.returncode}; "
+                        f"see {settings.stack_dir / 'logs'}"
+                    )
             with contextlib.suppress(Exception):
                 es.indices.refresh(index=settings.es_alias)
-                found = int(es.count(index=settings.es_alias,
-                                     query={"ids": {"values": ids}})["count"])
+                found = int(
+                    es.count(index=settings.es_alias, query={"ids": {"values": ids}})["count"]
+                )
                 if found >= len(ids):
                     return found
             time.sleep(0.5)
     finally:
         es.close()
-    raise TimeoutError(f"only {found}/{len(ids)} sample articles searchable after {timeout:.0f} s; "
-                       f"see {settings.stack_dir / 'logs'}")
+    raise TimeoutError(
+        f"only {found}/{len(ids)} sample articles searchable after {timeout:.0f} s; "
+        f"see {settings.stack_dir / 'logs'}"
+    )
 
 
 def run_pipeline(settings: Settings, *, once: bool, query: str, timeout: float, say: Say) -> int:

@@ -19,10 +19,13 @@ def schema_documents() -> dict[str, bytes]:
         schema: dict[str, Any] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"newsflow/{name}.schema.json",
-            **model.model_json_schema(mode="serialization" if name != "raw_article" else "validation"),
+            **model.model_json_schema(
+                mode="serialization" if name != "raw_article" else "validation"
+            ),
         }
-        docs[f"{name}.schema.json"] = orjson.dumps(
-            schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        docs[f"{name}.schema.json"] = (
+            orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        )
     return docs
 
 
@@ -38,5 +41,8 @@ def export(directory: Path = SCHEMA_DIR) -> list[Path]:
 
 def stale(directory: Path = SCHEMA_DIR) -> list[str]:
     """File names whose content differs from what the code would export."""
-    return [f for f, c in schema_documents().items()
-            if not (directory / f).exists() or (directory / f).read_bytes() != c]
+    return [
+        f
+        for f, c in schema_documents().items()
+        if not (directory / f).exists() or (directory / f).read_bytes() != c
+    ]

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     kafka_security_protocol: str = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
     )
-    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     dedup_num_perm: int = 128
     dedup_max_entries: int = 200_000
     dedup_max_age_days: float = 7.0
+    dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
 
     log_level: str = "INFO"
 

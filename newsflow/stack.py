@@ -25,6 +25,7 @@ import base64
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -261,7 +262,8 @@ def port_in_use_message(
 
 def maven_failure_message(service: str, output: str, log_file: Path) -> str:
     """Turn a failed Maven run into advice: download problems are retryable, others are not."""
-    tail = "\n".join(_tail_of_text(output, 15))
+    errors = [line for line in output.splitlines() if line.startswith("[ERROR]") and line[8:]]
+    tail = "\n".join(errors[:8] or _tail_of_text(output, 15))
     if any(p.lower() in output.lower() for p in _MAVEN_NETWORK_PATTERNS):
         return (
             f"Maven could not download the {service} jars. Run `newsflow stack up` again "
@@ -332,6 +334,9 @@ def follow(path: Path, out: TextIO, *, poll: float = POLL_SECONDS) -> None:
 
 def _log_excerpt(path: Path, n: int = 25) -> str:
     lines = tail_lines(path, n)
+    # Only this start's lines: _spawn writes a "=== " header before each start.
+    starts = [i for i, line in enumerate(lines) if line.startswith("=== ")]
+    lines = lines[starts[-1] :] if starts else lines
     shown = "\n".join(f"    {line}" for line in lines) if lines else "    (log is empty)"
     return f"Last lines of {path}:\n{shown}"
 
@@ -384,6 +389,7 @@ def _java_candidates() -> list[Path]:
     return found
 
 
+@functools.lru_cache(maxsize=16)
 def java_major(java: Path) -> int | None:
     try:
         proc = subprocess.run(
@@ -622,9 +628,12 @@ def es_home(cfg: StackConfig) -> Path:
 
 
 def es_argv(cfg: StackConfig, java: Path) -> list[str]:
+    # JDK 22+ warns on every start that ES (Lucene, native libs) uses restricted methods.
+    native = ["--enable-native-access=ALL-UNNAMED"] if (java_major(java) or 0) >= 22 else []
     return [
         str(java),
         *_jvm_common(cfg, ELASTICSEARCH, cfg.es_heap),
+        *native,
         "-cp",
         f"{cfg.lib_dir(ELASTICSEARCH)}/*",
         ES_MAIN_CLASS,
@@ -722,6 +731,27 @@ def find_processes(cfg: StackConfig, service: str) -> list[psutil.Process]:
         if _is_ours(cmd, cfg, service):
             found.setdefault(proc.pid, proc)
     return list(found.values())
+
+
+def listening_ports(proc: psutil.Process) -> set[int]:
+    try:
+        conns = proc.net_connections(kind="tcp")
+    except psutil.Error:
+        return set()
+    return {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
+
+
+def port_mismatch(cfg: StackConfig, service: str, proc: psutil.Process) -> str | None:
+    """Why a running JVM of ours cannot be adopted: it serves other ports than the settings
+    name (started under other NEWSFLOW_* values). None while it listens on nothing yet."""
+    ports = listening_ports(proc)
+    if not ports or cfg.ports(service)[0] in ports:
+        return None
+    return (
+        f"{service} of {cfg.stack_dir} is running (pid {proc.pid}) but listens on "
+        f"{', '.join(map(str, sorted(ports)))}, not on {cfg.ports(service)[0]} as the settings "
+        "say. Run `newsflow stack down`, then `newsflow stack up` again."
+    )
 
 
 def _write_pid(cfg: StackConfig, service: str, pid: int) -> None:
@@ -826,7 +856,9 @@ def service_status(cfg: StackConfig, service: str) -> ServiceStatus:
         detail = f"port held by pid {holder.pid} ({holder.name})" if holder else ""
         return ServiceStatus(service, address, None, "down", version, detail)
     if not _probe(cfg, service):
-        return ServiceStatus(service, address, pid, "unhealthy", version, "not answering yet")
+        mismatch = port_mismatch(cfg, service, procs[0])
+        detail = "listens on other ports" if mismatch else "not answering yet"
+        return ServiceStatus(service, address, pid, "unhealthy", version, detail)
     if service == ELASTICSEARCH:
         version = es_version(cfg)
     return ServiceStatus(service, address, pid, "up", version)
@@ -916,7 +948,9 @@ def wait_ready(
             if _probe(cfg, service):
                 elapsed = time.monotonic() - started[service]
                 address = cfg.address(service)
-                say(f"{service}: ready at {address} (pid {handle.pid}) in {elapsed:.1f} s")
+                say(
+                    f"{service}: ready at {address} (pid {handle.pid}), {elapsed:.1f} s after start"
+                )
                 del waiting[service]
         if waiting and time.monotonic() > deadline:
             name = next(iter(waiting))
@@ -949,6 +983,9 @@ def ensure_up(
             procs = find_processes(cfg, service)
             if procs:
                 # Running already (maybe still starting): adopt it rather than start a twin.
+                mismatch = port_mismatch(cfg, service, procs[0])
+                if mismatch:
+                    raise StackError(mismatch)
                 _write_pid(cfg, service, procs[0].pid)
                 if _probe(cfg, service):
                     say(f"{service}: already up at {cfg.address(service)} (pid {procs[0].pid})")
@@ -956,9 +993,9 @@ def ensure_up(
                 pending[service], started[service] = procs[0], time.monotonic()
                 continue
             cfg.pid_file(service).unlink(missing_ok=True)
+            check_ports(cfg, service)  # before a build that a busy port would waste
             java = _java_for(service)
             _prepare(cfg, service, java, say)
-            check_ports(cfg, service)
             started[service] = time.monotonic()
             pending[service] = _start(cfg, service, java)
             say(f"{service}: started pid {pending[service].pid}, log {cfg.log_file(service)}")

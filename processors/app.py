@@ -49,7 +49,8 @@ class WorkerStats:
             "dlq_by_stage": self.dlq_by_stage,
             "send_retries": self.send_retries,
             "seconds_since_last_event": (
-                None if self.last_event_at is None else round(now - self.last_event_at, 1)),
+                None if self.last_event_at is None else round(now - self.last_event_at, 1)
+            ),
         }
 
 
@@ -57,10 +58,12 @@ def broker_credentials(settings: Settings) -> Any:
     context = None
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
         if settings.kafka_ssl_certfile:
-            context.load_cert_chain(str(settings.kafka_ssl_certfile),
-                                    str(settings.kafka_ssl_keyfile or "") or None)
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile), str(settings.kafka_ssl_keyfile or "") or None
+            )
     if settings.kafka_sasl_mechanism:
         password = settings.kafka_sasl_password
         return SASLCredentials(
@@ -130,8 +133,14 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
                 await deliver(dlq_topic, (dl.key or "").encode(), encode_dead_letter(dl))
                 stats.dead_lettered += 1
                 stats.dlq_by_stage[dl.stage] = stats.dlq_by_stage.get(dl.stage, 0) + 1
-                log.warning("dead-lettered %s@%s/%s at %s: %s", dl.key, msg.partition,
-                            msg.offset, dl.stage, dl.error[:200])
+                log.warning(
+                    "dead-lettered %s@%s/%s at %s: %s",
+                    dl.key,
+                    msg.partition,
+                    msg.offset,
+                    dl.stage,
+                    dl.error[:200],
+                )
             stats.processed += 1
             stats.last_event_at = time.time()
             yield None

@@ -9,33 +9,43 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from camel_tools.utils.charmap import CharMapper
-from camel_tools.utils.dediac import dediac_ar
-from camel_tools.utils.normalize import (
-    normalize_alef_ar,
-    normalize_alef_maksura_ar,
-    normalize_teh_marbuta_ar,
-)
+try:
+    from camel_tools.utils.charmap import CharMapper
+    from camel_tools.utils.dediac import dediac_ar
+    from camel_tools.utils.normalize import (
+        normalize_alef_ar,
+        normalize_alef_maksura_ar,
+        normalize_teh_marbuta_ar,
+    )
+except ImportError as exc:  # pragma: no cover - depends on how the package was installed
+    raise ImportError(
+        "camel-tools is not installed. Install it without its declared torch/transformers "
+        "dependencies, which its text utilities do not use: "
+        "`pip install --no-deps camel-tools==1.6.0` (`make install` does this)."
+    ) from exc
 
 TATWEEL = "\u0640"
 # Invisible format characters. Inside an Arabic word they are noise from copy-paste or from
 # Persian keyboards; arclean would turn them into a space and split the word in two.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
-        "\u2069\u2060\ufeff\u00ad\u061c"),
-    None,
-)
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\u00ad\u061c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
-_ALL_WS = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=1)
-def _keeping_arclean() -> CharMapper:
-    arclean = CharMapper.builtin_mapper("arclean")
-    # The builtin map deletes unmapped characters; the same table with default=None keeps them.
-    return CharMapper(arclean._charmap, default=None)
+def _arclean_changes() -> tuple[re.Pattern[str], dict[str, str]]:
+    """camel-tools' arclean table, restricted to the characters it changes. The builtin mapper
+    deletes every character it does not list (emoji, €, CJK...); applying only its listed
+    changes keeps them. A regex over the changed characters is also ~10x faster than mapping
+    every character, since most Arabic text is untouched."""
+    charmap: dict[str, str | None] = CharMapper.builtin_mapper("arclean")._charmap
+    changes = {k: v for k, v in charmap.items() if v is not None and v != k and len(k) == 1}
+    pattern = re.compile("[" + "".join(re.escape(k) for k in sorted(changes)) + "]")
+    return pattern, changes
+
+
+def arclean_keep_unknown(text: str) -> str:
+    pattern, changes = _arclean_changes()
+    return pattern.sub(lambda m: changes[m.group()], text)
 
 
 def clean_display(text: str) -> str:
@@ -43,11 +53,13 @@ def clean_display(text: str) -> str:
     invisible and control characters removed, runs of spaces collapsed, paragraphs kept."""
     if not text:
         return ""
-    out = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    out = _CONTROL.sub("", out).replace("\r\n", "\n").replace("\r", "\n")
-    out = _SPACES.sub(" ", out)
-    lines = (line.strip() for line in out.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    out = _CONTROL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
+    lines = (" ".join(line.split()) for line in out.replace("\r\n", "\n").split("\n"))
+    paragraphs: list[str] = []
+    for line in lines:
+        if line or (paragraphs and paragraphs[-1]):
+            paragraphs.append(line)
+    return "\n".join(paragraphs).strip()
 
 
 def normalize_search(text: str) -> str:
@@ -56,11 +68,10 @@ def normalize_search(text: str) -> str:
     whitespace collapsed."""
     if not text:
         return ""
-    out = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    out = _keeping_arclean()(out)
+    out = arclean_keep_unknown(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
     out = dediac_ar(out).replace(TATWEEL, "")
     out = normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(out)))
-    return _ALL_WS.sub(" ", out).strip().lower()
+    return " ".join(out.split()).lower()
 
 
 def html_to_text(html: str, url: str | None = None) -> str:

@@ -23,7 +23,9 @@ from processors.entities import get_extractor
 from processors.topics import TopicTagger
 
 T = TypeVar("T")
-LANGID_PREFIX = 600  # characters; enough for a stable guess at a fraction of the cost
+LANGID_PREFIX = 300  # characters: as stable as 600 on SaudiNewsNet at half the cost
+# py3langid tells Egyptian Arabic from MSA; for news search and filtering both are Arabic.
+LANGUAGE_ALIASES = {"arz": "ar"}
 
 
 class EmptyArticle(ValueError):
@@ -34,7 +36,7 @@ def detect_language(text: str) -> str | None:
     if not text.strip():
         return None
     lang, _score = py3langid.classify(text[:LANGID_PREFIX])
-    return str(lang)
+    return LANGUAGE_ALIASES.get(str(lang), str(lang))
 
 
 def _timed(stages: dict[str, float], name: str, fn: Callable[[], T]) -> T:
@@ -51,6 +53,7 @@ class Enricher:
         self.entities = get_extractor(self.settings.ner_backend)
         self.topics = TopicTagger.from_settings(self.settings)
         self.dedup = NearDuplicateIndex.from_settings(self.settings)
+        detect_language("تحميل")  # loads the language model now rather than on the first article
 
     def clean(self, raw: RawArticle) -> tuple[str, str, str]:
         """(title, body, body_normalized)."""
@@ -74,12 +77,14 @@ class Enricher:
         ingested = now or datetime.now(UTC)
         title, body, normalized = _timed(stages, "clean", lambda: self.clean(raw))
         language = raw.language or _timed(
-            stages, "language", lambda: detect_language(body or title))
+            stages, "language", lambda: detect_language(body or title)
+        )
         aid = article_id(raw.url)
         entities = _timed(stages, "entities", lambda: self.extract_entities(body))
         topics = _timed(stages, "topics", lambda: self.tag_topics(title, normalized))
-        cluster = _timed(stages, "dedup", lambda: self.dedup.assign(
-            aid, normalized, ingested.timestamp()))
+        cluster = _timed(
+            stages, "dedup", lambda: self.dedup.assign(aid, normalized, ingested.timestamp())
+        )
         return EnrichedArticle(
             id=aid,
             url=canonical_url(raw.url),

@@ -48,8 +48,9 @@ def decode_raw(value: bytes | None) -> RawArticle:
         kind = "UnicodeDecodeError" if "utf-8" in str(exc).lower() else "JSONDecodeError"
         raise StageError("decode", f"invalid record: {exc}", kind) from exc
     if not isinstance(data, dict):
-        raise StageError("decode", f"expected a JSON object, got {type(data).__name__}",
-                         "NotAnObject")
+        raise StageError(
+            "decode", f"expected a JSON object, got {type(data).__name__}", "NotAnObject"
+        )
     try:
         return RawArticle.model_validate(data)
     except ValidationError as exc:
@@ -60,8 +61,9 @@ def encode_enriched(article: EnrichedArticle) -> bytes:
     return orjson.dumps(article.model_dump(mode="json"))
 
 
-def process_record(enricher: Enricher, key: bytes | None, value: bytes | None,
-                   where: Coordinates = Coordinates()) -> Enriched | Failed:
+def process_record(
+    enricher: Enricher, key: bytes | None, value: bytes | None, where: Coordinates = Coordinates()
+) -> Enriched | Failed:
     """Never raises for a bad record: every failure comes back as a dead letter."""
     try:
         raw = decode_raw(value)
@@ -71,8 +73,15 @@ def process_record(enricher: Enricher, key: bytes | None, value: bytes | None,
             raise StageError("enrich", str(exc) or repr(exc), type(exc).__name__) from exc
         return Enriched(article.id.encode(), encode_enriched(article), article)
     except StageError as exc:
-        return Failed(dead_letter(
-            exc.stage, exc.message, exc.error_type, value or b"",
-            key=key.decode("utf-8", "replace") if key else None,
-            source_topic=where.topic, source_partition=where.partition,
-            source_offset=where.offset))
+        return Failed(
+            dead_letter(
+                exc.stage,
+                exc.message,
+                exc.error_type,
+                value or b"",
+                key=key.decode("utf-8", "replace") if key else None,
+                source_topic=where.topic,
+                source_partition=where.partition,
+                source_offset=where.offset,
+            )
+        )

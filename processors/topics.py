@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ _DROP = dict.fromkeys(
 )
 _TABLE = str.maketrans({**_FOLD, **_DROP})
 _NON_WORD = re.compile(r"[\W_]+")
+_NEEDS_FOLD = re.compile("[" + "".join(map(chr, _FOLD)) + "".join(map(chr, _DROP)) + "A-Z]")
 
 
 def fold_arabic(text: str) -> str:
@@ -55,8 +55,32 @@ PREFIXES: frozenset[str] = frozenset(
 # Enclitics and inflection: plural/dual/nisba endings and possessive pronouns. ``ا`` is the
 # written tanween of the accusative (هدفاً), which survives diacritic removal.
 SUFFIXES: frozenset[str] = frozenset(
-    {"", "ا", "ات", "ون", "ين", "ان", "يه", "ي", "ه", "ها", "هم", "هما", "هن", "نا", "كم",
-     "يون", "يين", "يات", "ته", "تها", "تهم", "اته", "اتها", "اتهم", "يا"}
+    {
+        "",
+        "ا",
+        "ات",
+        "ون",
+        "ين",
+        "ان",
+        "يه",
+        "ي",
+        "ها",
+        "هم",
+        "هما",
+        "هن",
+        "نا",
+        "كم",
+        "يون",
+        "يين",
+        "يات",
+        "ته",
+        "تها",
+        "تهم",
+        "اته",
+        "اتها",
+        "اتهم",
+        "يا",
+    }
 )
 # After ة (folded ه) a suffix is written on ت: حكومة -> حكومتها, مباراة -> مباراتين.
 _TAA_SUFFIXES: frozenset[str] = frozenset(
@@ -64,10 +88,6 @@ _TAA_SUFFIXES: frozenset[str] = frozenset(
 )
 _MAX_PREFIX = max(map(len, PREFIXES))
 _MAX_SUFFIX = max(map(len, SUFFIXES))
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum()
 
 
 # --- taxonomy file --------------------------------------------------------------------------
@@ -85,10 +105,16 @@ class ScoringModel(BaseModel):
         150, ge=1, description="body length at which no length penalty applies"
     )
     min_relative: float = Field(
-        0.2, ge=0, le=1, description="drop labels scoring below this fraction of the best label"
+        0.3, ge=0, le=1, description="drop labels scoring below this fraction of the best label"
     )
     max_labels: int = Field(4, ge=1)
     max_evidence: int = Field(5, ge=1)
+    unit: float = Field(
+        4.0,
+        gt=0,
+        description="raw points per score unit: with the defaults a strong term in the title, or "
+        "two typical terms in a short body, reach 1",
+    )
 
 
 class ScoringPatch(BaseModel):
@@ -99,6 +125,7 @@ class ScoringPatch(BaseModel):
     min_relative: float | None = Field(None, ge=0, le=1)
     max_labels: int | None = Field(None, ge=1)
     max_evidence: int | None = Field(None, ge=1)
+    unit: float | None = Field(None, gt=0)
 
 
 class LabelModel(BaseModel):
@@ -206,8 +233,9 @@ def merge_taxonomies(base: TaxonomyFile, extra: TaxonomyFile | None = None) -> T
     for name, cur in labels.items():
         if not cur["terms"]:
             raise TaxonomyError(f"label {name!r} has no terms")
-        specs[name] = LabelSpec(name, cur["description"], cur["threshold"], cur["terms"],
-                                cur["iptc"])
+        specs[name] = LabelSpec(
+            name, cur["description"], cur["threshold"], cur["terms"], cur["iptc"]
+        )
     if not specs:
         raise TaxonomyError("taxonomy defines no labels")
     return Taxonomy(specs, tuple(dict.fromkeys(neutral)), scoring)
@@ -224,6 +252,11 @@ def _match_key(term: str) -> str:
     if key.startswith("ال") and len(key.split(" ", 1)[0]) >= 5:
         key = key[2:]
     return key
+
+
+def _display(term: str) -> str:
+    """Evidence shows the term as the taxonomy spells it, without marks or extra spaces."""
+    return " ".join(term.translate(str.maketrans(_DROP)).split())
 
 
 @dataclass
@@ -247,9 +280,16 @@ class TopicTagger:
         }
         entries: dict[str, _Entry] = {}
         for li, spec in enumerate(taxonomy.labels.values()):
+            # الحرب and حرب share a key; counting both would double every mention.
+            per_key: dict[str, tuple[float, str]] = {}
             for term, weight in spec.terms.items():
                 key = _match_key(term)
-                entries.setdefault(key, _Entry([])).targets.append((li, weight, fold_arabic(term)))
+                shown = _display(term)
+                prev = per_key.get(key)
+                if prev is None or weight > prev[0]:
+                    per_key[key] = (weight, prev[1] if prev else shown)
+            for key, (weight, shown) in per_key.items():
+                entries.setdefault(key, _Entry([])).targets.append((li, weight, shown))
         for phrase in taxonomy.neutral:
             entries.setdefault(_match_key(phrase), _Entry([]))
         # Feminine forms: ة-final terms also match their ات plural and their ت-stem. Derived keys
@@ -269,7 +309,9 @@ class TopicTagger:
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicTagger:
         base = load_taxonomy_file(settings.topics_file or BUNDLED_TAXONOMY)
-        extra = load_taxonomy_file(settings.topics_extra_file) if settings.topics_extra_file else None
+        extra = (
+            load_taxonomy_file(settings.topics_extra_file) if settings.topics_extra_file else None
+        )
         return cls(merge_taxonomies(base, extra), threshold=settings.topic_threshold)
 
     @classmethod
@@ -277,26 +319,31 @@ class TopicTagger:
         return cls(merge_taxonomies(load_taxonomy_file(BUNDLED_TAXONOMY)), threshold=threshold)
 
     # A hit is valid when the characters between the word start and the hit form a proclitic
-    # and those between the hit and the word end form an enclitic.
+    # and those between the hit and the word end form an enclitic. This loop runs ~60 times per
+    # article, so the common case (a space on both sides) is tested first and inline.
     def _matches(self, text: str) -> list[tuple[int, int, _Entry]]:
         n = len(text)
         found: list[tuple[int, int, _Entry]] = []
+        prefixes, suffixes, taa_suffixes = PREFIXES, SUFFIXES, _TAA_SUFFIXES
         for end, (length, entry) in self._automaton.iter(text):
             start = end - length + 1
             i = start
-            while i > 0 and _is_word_char(text[i - 1]):
+            if start > 0 and text[start - 1].isalnum():
                 i -= 1
-                if start - i > _MAX_PREFIX:
-                    break
-            if text[i:start] not in PREFIXES:
-                continue
+                while i > 0 and text[i - 1].isalnum() and start - i <= _MAX_PREFIX:
+                    i -= 1
+                if text[i:start] not in prefixes or (i > 0 and text[i - 1].isalnum()):
+                    continue
             j = end + 1
-            while j < n and _is_word_char(text[j]):
+            if j < n and text[j].isalnum():
                 j += 1
-                if j - end - 1 > _MAX_SUFFIX:
-                    break
-            suffix = text[end + 1 : j]
-            if suffix not in (_TAA_SUFFIXES if entry.taa_stem else SUFFIXES):
+                while j < n and text[j].isalnum() and j - end <= _MAX_SUFFIX:
+                    j += 1
+                if j < n and text[j].isalnum():
+                    continue
+                if text[end + 1 : j] not in (taa_suffixes if entry.taa_stem else suffixes):
+                    continue
+            elif entry.taa_stem:
                 continue
             found.append((i, j, entry))
         if len(found) < 2:
@@ -320,8 +367,12 @@ class TopicTagger:
 
     def scores(self, title: str, text_normalized: str) -> dict[str, tuple[float, list[str]]]:
         """Every label with a positive score and its evidence, before thresholds."""
-        body = fold_arabic(text_normalized)
-        head = fold_arabic(title) if title else ""
+        # Folding costs more than the matching itself, so it is skipped for text that is already
+        # folded (output of ``normalize_search``); a quick scan decides.
+        body = (
+            fold_arabic(text_normalized) if _NEEDS_FOLD.search(text_normalized) else text_normalized
+        )
+        head = fold_arabic(title) if title and _NEEDS_FOLD.search(title) else title
         counts: dict[tuple[int, str], list[float]] = {}  # -> [weight, body hits, title hits]
         self._accumulate(body, counts, 1)
         if head:
@@ -336,14 +387,14 @@ class TopicTagger:
         per_label: dict[int, list[tuple[float, str]]] = {}
         for (li, canonical), (weight, body_hits, title_hits) in counts.items():
             # Diminishing returns: the tenth repetition of a term says little more than the third.
-            contrib = weight * math.log1p(body_hits) / length_norm if body_hits else 0.0
+            contrib = weight * (1 + math.log(body_hits)) / length_norm if body_hits else 0.0
             if title_hits:
                 contrib += weight * sc.title_boost
             per_label.setdefault(li, []).append((contrib, canonical))
         out: dict[str, tuple[float, list[str]]] = {}
         for li, items in per_label.items():
             items.sort(key=lambda x: (-x[0], x[1]))
-            total = sum(c for c, _ in items)
+            total = sum(c for c, _ in items) / sc.unit
             out[self.labels[li]] = (total, [t for _, t in items[: sc.max_evidence]])
         return out
 
@@ -363,12 +414,3 @@ class TopicTagger:
             Topic(label=label, score=round(s, 3), evidence=ev)
             for label, s, ev in chosen[: sc.max_labels]
         ]
-
-
-def label_names(tagger: TopicTagger) -> list[str]:
-    return list(tagger.labels)
-
-
-def describe(tagger: TopicTagger) -> Mapping[str, Iterable[str]]:
-    """Label -> canonical terms, for docs and debugging."""
-    return {name: list(spec.terms) for name, spec in tagger.taxonomy.labels.items()}

@@ -19,11 +19,16 @@ err = Console(stderr=True)
 
 @app.command()
 def enrich(
-    paths: Annotated[list[str], typer.Argument(
-        help="anything `newsflow produce` accepts: JSONL, JSON arrays, SaudiNewsNet zips, -")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="anything `newsflow produce` accepts: JSONL, JSON arrays, SaudiNewsNet zips, -"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="enriched articles, JSONL")],
-    rejects: Annotated[Path | None, typer.Option(
-        help="write dead letters (with reasons) here as JSONL")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="write dead letters (with reasons) here as JSONL")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -40,15 +45,27 @@ def enrich(
     clusters: Counter[str] = Counter()
     articles = rejected = 0
     started = time.perf_counter()
-    with out.open("wb") as fh, (rejects.open("wb") if rejects else open("/dev/null", "wb")) as rj, \
-            progress_bar("enriching", total=limit or total, disable=quiet or as_json) as advance:
+    with (
+        out.open("wb") as fh,
+        rejects.open("wb") if rejects else open("/dev/null", "wb") as rj,
+        progress_bar("enriching", total=limit or total, disable=quiet or as_json) as advance,
+    ):
         for rec in iter_records(paths, limit=limit):
             advance(1)
             if rec.data is None:
                 rejected += 1
-                rj.write(encode_dead_letter(dead_letter(
-                    "decode", rec.error or "unreadable", rec.error_type or "Error", rec.raw,
-                    key=rec.origin)) + b"\n")
+                rj.write(
+                    encode_dead_letter(
+                        dead_letter(
+                            "decode",
+                            rec.error or "unreadable",
+                            rec.error_type or "Error",
+                            rec.raw,
+                            key=rec.origin,
+                        )
+                    )
+                    + b"\n"
+                )
                 continue
             result = process_record(enricher, None, orjson.dumps(rec.data))
             if isinstance(result, Enriched):
@@ -73,7 +90,9 @@ def enrich(
     if as_json:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     else:
-        err.print(f"{articles} articles -> {out} in {seconds:.1f}s "
-                  f"({summary['articles_per_second']}/s); {rejected} rejected"
-                  + (f" -> {rejects}" if rejects and rejected else "")
-                  + f"; {len(multi)} near-duplicate clusters of size >= 2 ({sum(multi)} articles)")
+        err.print(
+            f"{articles} articles -> {out} in {seconds:.1f}s "
+            f"({summary['articles_per_second']}/s); {rejected} rejected"
+            + (f" -> {rejects}" if rejects and rejected else "")
+            + f"; {len(multi)} near-duplicate clusters of size >= 2 ({sum(multi)} articles)"
+        )

@@ -11,8 +11,9 @@ from newsflow.cli import app
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option(
-        "--once", help="stop everything and exit after the first search")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="stop everything and exit after the first search")
+    ] = False,
     query: Annotated[str, typer.Option(help="the search to show")] = "بوتين",
     timeout: Annotated[float, typer.Option(help="seconds to wait for the samples")] = 180.0,
 ) -> None:
@@ -28,5 +29,4 @@ def run(
     def say(message: str) -> None:
         console.print(f"[bold cyan]newsflow[/] {message}", highlight=False)
 
-    raise typer.Exit(run_pipeline(get_settings(), once=once, query=query, timeout=timeout,
-                                  say=say))
+    raise typer.Exit(run_pipeline(get_settings(), once=once, query=query, timeout=timeout, say=say))

@@ -11,8 +11,10 @@ from newsflow.cli import app
 
 @app.command()
 def setup(
-    partitions: Annotated[int | None, typer.Option(
-        help="partitions for new topics (default NEWSFLOW_TOPIC_PARTITIONS, 3)")] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(help="partitions for new topics (default NEWSFLOW_TOPIC_PARTITIONS, 3)"),
+    ] = None,
 ) -> None:
     """Create what the pipeline needs. Safe to run again: existing things are left alone."""
     from newsflow.settings import get_settings

@@ -11,8 +11,9 @@ from newsflow.cli import app
 
 @app.command()
 def worker(
-    web_port: Annotated[int, typer.Option(
-        help="port for /health and Faust's web views; 0 disables them")] = 6066,
+    web_port: Annotated[
+        int, typer.Option(help="port for /health and Faust's web views; 0 disables them")
+    ] = 6066,
     loglevel: Annotated[str, typer.Option(help="log level")] = "info",
 ) -> None:
     """Run the enrichment worker until SIGTERM or Ctrl-C (commits before exiting)."""

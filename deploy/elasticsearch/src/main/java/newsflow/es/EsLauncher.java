@@ -147,7 +147,13 @@ public final class EsLauncher {
         Files.writeString(home.resolve("es.pid"), Long.toString(ProcessHandle.current().pid()) + "\n", StandardCharsets.US_ASCII);
 
         long t0 = System.nanoTime();
-        final Node node = new ClasspathNode(env, PLUGINS);
+        final Node node;
+        try {
+            node = new ClasspathNode(env, PLUGINS);
+        } catch (Throwable t) {
+            fail(logger, err, t);
+            return;
+        }
         final CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -167,9 +173,7 @@ public final class EsLauncher {
         try {
             node.start();
         } catch (Throwable t) {
-            logger.error("node failed to start", t);
-            err.println("newsflow-es: node failed to start: " + t);
-            Runtime.getRuntime().halt(1);
+            fail(logger, err, t);
         }
         HttpServerTransport http = node.injector().getInstance(HttpServerTransport.class);
         String address = http.boundAddress().publishAddress().toString();
@@ -178,6 +182,15 @@ public final class EsLauncher {
         out.println(READY_MARKER + " http://" + address + " (Elasticsearch " + Build.current().version() + ", " + ms + " ms)");
         out.flush();
         closed.await();
+    }
+
+    /** Start failure: log it, then exit 1 at once (threads the half-built node started must not keep the JVM up). */
+    private static void fail(Logger logger, PrintStream err, Throwable t) {
+        logger.error("node failed to start", t);
+        err.println("newsflow-es: node failed to start: " + t);
+        err.flush();
+        Configurator.shutdown((org.apache.logging.log4j.core.LoggerContext) LogManager.getContext(false));
+        Runtime.getRuntime().halt(1);
     }
 
     private static String need(String flag, String value) {

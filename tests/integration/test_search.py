@@ -1,0 +1,159 @@
+"""Arabic search quality on a real Elasticsearch with the shipped template: names match whatever
+clitic the writer attached, alef variants are one spelling, and an exact name outranks a word
+the stemmer confuses it with (لبنان Lebanon vs لبن milk)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ingest.es_doc import to_es_doc
+from ingest.search import HL_PRE, SearchResults, search
+from newsflow.articles import EnrichedArticle, Entity, Processing, Topic
+from newsflow.settings import Settings, get_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _es(settings: Settings) -> Any:
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+
+
+def art(aid: str, title: str, body: str, *, topics: tuple[str, ...] = (),
+        persons: tuple[str, ...] = (), day: int = 1, source: str = "test") -> EnrichedArticle:
+    return EnrichedArticle(
+        id=aid, url=f"https://example.com/{aid}", source=source, title=title, body=body,
+        language="ar", published_at=datetime(2024, 5, day, tzinfo=UTC),
+        ingested_at=datetime(2024, 5, day, 1, tzinfo=UTC),
+        entities=[Entity(type="PERS", text=p, canonical=p, start=0, end=len(p), confidence=1)
+                  for p in persons],
+        topics=[Topic(label=t, score=1.0) for t in topics],
+        processing=Processing(version="test"),
+    )
+
+
+DOCS = [
+    art("lebanon", "احتجاجات واسعة في لبنان",
+        "خرج آلاف المتظاهرين في شوارع بيروت وطالبوا حكومة لبنان بالإصلاح.",
+        topics=("politics",), day=2),
+    art("milk", "ارتفاع أسعار الحليب واللبن",
+        "ارتفعت أسعار اللبن والجبن في الأسواق، وقال التجار إن سعر لبن الماعز تضاعف.",
+        topics=("economy",), day=3),
+    art("wa-putin", "قمة في موسكو", "التقى الرئيس الصيني وبوتين في الكرملين أمس.",
+        persons=("بوتين",), topics=("politics",), day=4),
+    art("li-putin", "رسالة إلى الكرملين", "وجه الرئيس الفرنسي رسالة لبوتين بشأن الحرب.",
+        persons=("بوتين",), topics=("conflict",), day=5),
+    art("bi-putin", "اتصال هاتفي", "اتصل المستشار الألماني ببوتين لمناقشة الأزمة.",
+        persons=("بوتين",), topics=("conflict",), day=6, source="other"),
+    art("ukraine-hamza", "الحرب في أوكرانيا", "تتواصل المعارك شرق أوكرانيا منذ أشهر.",
+        topics=("conflict",), day=7),
+    art("ukraine-plain", "مساعدات إلى اوكرانيا", "أعلنت دول أوروبية إرسال مساعدات الى اوكرانيا.",
+        topics=("conflict",), day=8),
+]
+
+
+@pytest.fixture(scope="module")
+def indexed() -> Iterator[Settings]:
+    from ingest.es_setup import ensure_index
+
+    base = get_settings()
+    es = _es(base)
+    try:
+        es.options(request_timeout=3).info()
+    except Exception as exc:
+        es.close()
+        pytest.skip(f"Elasticsearch at {base.es_url} unreachable ({type(exc).__name__}): "
+                    "start the stack with `newsflow stack up`")
+    settings = base.model_copy(update={"es_alias": f"s{uuid.uuid4().hex[:8]}-news"})
+    try:
+        ensure_index(es, settings)
+        for doc in DOCS:
+            es.index(index=settings.es_alias, id=doc.id, document=to_es_doc(doc))
+        es.indices.refresh(index=settings.es_alias)
+        yield settings
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
+        es.options(ignore_status=404).indices.delete_index_template(
+            name=f"{settings.es_alias}-template")
+        es.close()
+
+
+def _search(settings: Settings, query: str, **kw: Any) -> SearchResults:
+    es = _es(settings)
+    try:
+        return search(es, settings, query, **kw)
+    finally:
+        es.close()
+
+
+def _ids(results: SearchResults) -> list[str]:
+    return [h.id for h in results.hits]
+
+
+def test_analyzers_fold_what_arabic_normalization_misses(indexed: Settings) -> None:
+    es = _es(indexed)
+    try:
+        res = es.indices.analyze(index=indexed.es_index, analyzer="ar_exact",
+                                 text="ٱلقدس ایران کتاب أوكرانيا مُحَمَّد بو\u200cتين ٢٠٢٤")
+        tokens = [t["token"] for t in res["tokens"]]
+        assert tokens == ["القدس", "ايران", "كتاب", "اوكرانيا", "محمد", "بوتين", "2024"]
+        light = es.indices.analyze(index=indexed.es_index, analyzer="ar_light", text="لبنان")
+        assert [t["token"] for t in light["tokens"]] == ["لبن"]  # why ar_exact exists
+    finally:
+        es.close()
+
+
+def test_name_matches_with_any_clitic(indexed: Settings) -> None:
+    ids = _ids(_search(indexed, "بوتين"))
+    assert {"wa-putin", "li-putin", "bi-putin"} <= set(ids)
+
+
+def test_alef_variants_are_one_spelling(indexed: Settings) -> None:
+    for query in ("أوكرانيا", "اوكرانيا"):
+        ids = _ids(_search(indexed, query))
+        assert {"ukraine-hamza", "ukraine-plain"} <= set(ids), query
+
+
+def test_exact_name_outranks_stem_collision(indexed: Settings) -> None:
+    ids = _ids(_search(indexed, "لبنان"))
+    assert ids[0] == "lebanon"
+    if "milk" in ids:
+        assert ids.index("milk") > ids.index("lebanon")
+
+
+def test_filters_and_highlight(indexed: Settings) -> None:
+    res = _search(indexed, "بوتين", topic="conflict")
+    assert set(_ids(res)) == {"li-putin", "bi-putin"}
+    assert _ids(_search(indexed, "بوتين", source="other")) == ["bi-putin"]
+    assert _ids(_search(indexed, "بوتين", since="2024-05-06")) == ["bi-putin"]
+    assert set(_ids(_search(indexed, "", entity="بوتين"))) == {"wa-putin", "li-putin", "bi-putin"}
+    hit = _search(indexed, "أوكرانيا").hits[0]
+    assert any(HL_PRE in s for s in hit.snippets)
+    assert hit.topics == ["conflict"]
+
+
+def test_missing_alias_says_run_setup(indexed: Settings) -> None:
+    from ingest.search import SearchError
+
+    missing = indexed.model_copy(update={"es_alias": f"missing{uuid.uuid4().hex[:6]}"})
+    with pytest.raises(SearchError, match="newsflow setup"):
+        _search(missing, "بوتين")
+
+
+def test_ensure_index_is_idempotent(indexed: Settings) -> None:
+    from ingest.es_setup import ensure_index
+
+    es = _es(indexed)
+    try:
+        again = ensure_index(es, indexed)
+        alias = es.indices.get_alias(name=indexed.es_alias)
+    finally:
+        es.close()
+    assert set(again.values()) == {"unchanged", "exists"}
+    assert alias[indexed.es_index]["aliases"][indexed.es_alias]["is_write_index"] is True
