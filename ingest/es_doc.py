@@ -15,8 +15,7 @@ module only adds fields that exist for search and dashboards and can always be r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Iterable
 from typing import Any
 
 from newsflow.articles import EnrichedArticle
@@ -88,23 +87,9 @@ def to_es_doc(article: EnrichedArticle) -> dict[str, Any]:
 DERIVED_FIELDS = ("entity_names", *ENTITY_FIELDS.values(), "topic_labels", "clitic")
 
 
-def _fallback_fold(text: str) -> str:
-    # Same folding as processors.clean.normalize_search, minus camel-tools' character map.
-    out = text.translate(_MARKS)
-    out = re.sub("[آأإٱ]", "ا", out).replace("ى", "ي").replace("ة", "ه")
-    return re.sub(r"\s+", " ", out).strip().lower()
-
-
-@lru_cache(maxsize=1)
-def _folder() -> Callable[[str], str]:
-    try:
-        # Lazy: camel-tools is slow to import and the CLI's fast commands should not pay for it.
-        from processors.clean import normalize_search
-    except ImportError:  # pragma: no cover - processors is part of the same distribution
-        return _fallback_fold
-    return normalize_search
-
-
 def fold_name(text: str) -> str:
     """Fold a user-typed entity name the way canonical entity names are folded."""
-    return _folder()(text)
+    # Lazy: camel-tools is slow to import and the CLI's fast commands should not pay for it.
+    from processors.clean import normalize_search
+
+    return normalize_search(text)

@@ -33,6 +33,9 @@ def _print_table(report: dict[str, Any]) -> None:
     for name, row in report["stages"].items():
         row = row or {}
         stages.add_row(name, _fmt(row.get("seconds")), _fmt(row.get("articles_per_second")))
+    replay = report.get("indexer_replay") or {}
+    stages.add_row("indexer replay (input all there)", _fmt(replay.get("seconds")),
+                   _fmt(replay.get("docs_per_second")))
     direct = report["direct_bulk"]
     stages.add_row("direct helpers.bulk", _fmt(direct.get("seconds")),
                    _fmt(direct.get("docs_per_second")))
@@ -45,7 +48,9 @@ def _print_table(report: dict[str, Any]) -> None:
     for q in ("p50", "p95", "p99", "max"):
         other.add_row(f"produce→searchable {q}", _fmt(lat.get(q), " s"))
     other.add_row("latency polling resolution", _fmt(lat.get("resolution"), " s"))
-    other.add_row("indexer ÷ direct bulk", _fmt(report.get("indexer_vs_direct_bulk")))
+    other.add_row("indexer (replay) ÷ direct bulk", _fmt(report.get("indexer_vs_direct_bulk")))
+    other.add_row("indexer (in pipeline) ÷ direct bulk",
+                  _fmt(report.get("indexer_in_pipeline_vs_direct_bulk")))
     other.add_row("indexer max lag behind worker",
                   _fmt(report["stages"]["index"].get("max_lag_behind_enrich"), " articles"))
     for name, mb in report["peak_rss_mb"].items():

@@ -146,3 +146,34 @@ def test_names_are_found_with_clitics_and_alef_variants(pipeline: Pipeline) -> N
         found = {h.id for h in search(es, pipeline.settings, spelling, limit=20).hits}
         assert {article_id(f"https://example.org/c/{i}") for i in (4, 5)} <= found
     es.close()
+
+
+def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) -> None:
+    """A new worker rebuilds its near-duplicate index from Elasticsearch, so a wire copy sent
+    after a restart still joins the cluster of the first copy."""
+    import asyncio
+
+    from processors.app import restore_dedup_state
+    from processors.clean import normalize_search
+    from processors.enrich import Enricher
+
+    story = (
+        "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة جدة بسعة خمسمئة سرير لخدمة "
+        "سكان المنطقة الغربية، وقال الوزير في مؤتمر صحفي إن المستشفى سيضم أقساما متخصصة في "
+        "أمراض القلب والأورام وطب الأطفال، وإن العمل فيه سيبدأ مطلع الشهر المقبل بعد اكتمال "
+        "تجهيزه بأحدث المعدات الطبية وتعيين الكوادر اللازمة من الأطباء والممرضين والفنيين"
+    )
+    first = "https://example.org/wire/hospital-a"
+    with ArticleProducer(pipeline.settings) as producer:
+        producer.send({"url": first, "title": "مستشفى جديد في جدة", "body": story})
+    assert pipeline.wait_ids({article_id(first)}) == {article_id(first)}
+
+    restarted = Enricher(pipeline.settings)  # a fresh process's state: empty until restored
+    asyncio.run(restore_dedup_state(restarted, pipeline.settings))
+    copy = story.replace("اليوم", "أمس")  # a wire copy with one word edited
+    cluster = restarted.dedup.assign(article_id("https://example.org/wire/hospital-b"),
+                                     normalize_search(copy), 0.0)
+    assert cluster == article_id(first)
+    unrelated = restarted.dedup.assign(article_id("https://example.org/wire/other"),
+                                       normalize_search("خبر مختلف تماما " * 20), 0.0)
+    assert unrelated != article_id(first)
