@@ -6,6 +6,7 @@ per article is a pure function of the article plus that state."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,10 +33,24 @@ class EmptyArticle(ValueError):
     """Nothing readable is left after cleaning (an empty body, or HTML with no article text)."""
 
 
+# Letters that Persian, Urdu, Pashto, Kurdish... use and Arabic does not: their presence sends the
+# text to the full classifier. Text in plain Arabic letters is Arabic without asking it (the
+# classifier costs more than all of cleaning).
+_NON_ARABIC_LETTERS = re.compile("[\u067e\u0686\u0698\u06af\u06a9\u06cc\u06d2\u06ba\u0679"
+                                 "\u0688\u0691\u06c1\u06be\u06d5\u0695\u06b5\u06ce]")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def detect_language(text: str) -> str | None:
     if not text.strip():
         return None
-    lang, _score = py3langid.classify(text[:LANGID_PREFIX])
+    sample = text[:LANGID_PREFIX]
+    if not _NON_ARABIC_LETTERS.search(sample):
+        letters = len(_LETTER.findall(sample))
+        if letters and len(_ARABIC_LETTER.findall(sample)) >= 0.8 * letters:
+            return "ar"
+    lang, _score = py3langid.classify(sample)
     return LANGUAGE_ALIASES.get(str(lang), str(lang))
 
 
