@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections import Counter
@@ -47,7 +48,7 @@ def enrich(
     started = time.perf_counter()
     with (
         out.open("wb") as fh,
-        rejects.open("wb") if rejects else open("/dev/null", "wb") as rj,
+        rejects.open("wb") if rejects else io.BytesIO() as rj,
         progress_bar("enriching", total=limit or total, disable=quiet or as_json) as advance,
     ):
         for rec in iter_records(paths, limit=limit):
