@@ -262,6 +262,7 @@ class BenchOptions:
     stall_seconds: float = DEFAULT_STALL_SECONDS
     progress: bool = True
     series_path: Path | None = None  # raw sampled series as JSON, for plotting or debugging
+    rate: float | None = None  # articles/s to produce at; None = as fast as possible
 
 
 def default_corpus() -> Path:
@@ -464,9 +465,11 @@ class _SearchWatcher:
 
 
 def _produce(settings: Settings, files: list[Path], limit: int | None,
-             tracker: VisibilityTracker, progress: bool) -> tuple[float, float, int, int]:
+             tracker: VisibilityTracker, progress: bool,
+             rate: float | None = None) -> tuple[float, float, int, int]:
     """(start, end, sent, rejected). The producer does not dead-letter rejects here: the DLQ's
-    end offset then counts only what the worker and indexer rejected."""
+    end offset then counts only what the worker and indexer rejected. With ``rate`` the
+    articles are paced, so that latency is measured below saturation rather than as queueing."""
     from ingest.producer import ArticleProducer
     from ingest.readers import iter_records
     from newsflow.progress import progress_bar
@@ -476,10 +479,12 @@ def _produce(settings: Settings, files: list[Path], limit: int | None,
         progress_bar("producing", total=limit, disable=not progress) as advance,
     ):
         t0 = time.monotonic()
-        for doc_id in producer.send_many(iter_records(files, limit=limit)):
+        for n, doc_id in enumerate(producer.send_many(iter_records(files, limit=limit)), 1):
             if doc_id:
                 tracker.sent(doc_id, time.monotonic())
             advance(1)
+            if rate and (ahead := t0 + n / rate - time.monotonic()) > 0:
+                time.sleep(ahead)
         producer.flush()
         t1 = time.monotonic()
     summary = producer.summary
@@ -728,9 +733,6 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
     try:
         for line in run_setup(settings):
             say(line)
-        # Faust creates only the last level of its datadir (``mkdir(exist_ok=True)``): on a
-        # fresh checkout the worker would die on a missing ``<stack_dir>/faust``.
-        (settings.stack_dir / "faust").mkdir(parents=True, exist_ok=True)
         kafka_w = _KafkaWatcher(settings, tracker)
         search_w = _SearchWatcher(settings, tracker)
         try:
@@ -741,7 +743,7 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                     s.start()
                 try:
                     tl.produce_start, tl.produce_end, tl.sent, tl.rejected = _produce(
-                        settings, files, options.limit, tracker, options.progress)
+                        settings, files, options.limit, tracker, options.progress, options.rate)
                     say(f"produced {tl.sent} articles ({tl.rejected} rejected) in "
                         f"{tl.produce_end - tl.produce_start:.1f} s; waiting until searchable")
                     _wait_accounted(tracker, children, [kafka_w, search_w],
@@ -770,7 +772,7 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                 "origin": tl.produce_start, "enrich": kafka_w.series, "index": search_w.series,
                 "cpu": procs.cpu_series}))
         report["run"] = {"suffix": suffix, "alias": settings.es_alias, "logs": str(log_dir),
-                         "kept": options.keep,
+                         "kept": options.keep, "produce_rate": options.rate,
                          "indexer_batch_size": settings.indexer_batch_size,
                          "indexer_batch_seconds": settings.indexer_batch_seconds}
         return report

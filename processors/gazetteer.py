@@ -120,6 +120,12 @@ def hand_entries() -> list[Entry]:
             for word in fold_key(alias).split():
                 if len(word) >= 3 and word not in structural:
                     out.append(Entry(word, NAMEPART))
+    # Family names and surnames: name parts only, never entities on their own.
+    for group in read_list("family_names.txt"):
+        for alias in group:
+            for word in fold_key(alias).split():
+                if len(word) >= 2 and word not in structural:
+                    out.append(Entry(word, NAMEPART))
     return out
 
 

@@ -69,6 +69,9 @@ def bench(
     corpus: Annotated[Path | None, typer.Option(
         help="directory of SaudiNewsNet *.zip (default: <repo>/../shared/corpora/saudinewsnet)"
     )] = None,
+    rate: Annotated[float | None, typer.Option(
+        min=1, help="produce at this many articles/s (latency below saturation); default: "
+        "as fast as possible")] = None,
     keep: Annotated[bool, typer.Option(
         "--keep", help="keep the run's topics, index and alias for inspection")] = False,
     stall_seconds: Annotated[float, typer.Option(
@@ -91,7 +94,7 @@ def bench(
         err.print(f"[bold cyan]bench[/] {message}", highlight=False)
 
     options = BenchOptions(limit=limit, corpus=corpus, keep=keep, stall_seconds=stall_seconds,
-                           progress=not quiet, series_path=series)
+                           progress=not quiet, series_path=series, rate=rate)
     try:
         report = run_bench(get_settings(), options, say)
     except (RuntimeError, TimeoutError) as exc:
