@@ -101,6 +101,12 @@ class ScoringModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title_boost: float = Field(1.5, ge=0, description="weight multiplier for a term in the title")
+    title_only_boost: float = Field(
+        2.0,
+        ge=1,
+        description="extra multiplier for title terms when there is no body (video and photo "
+        "items): the title is then all the evidence there is",
+    )
     reference_words: int = Field(
         150, ge=1, description="body length at which no length penalty applies"
     )
@@ -121,6 +127,7 @@ class ScoringPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title_boost: float | None = Field(None, ge=0)
+    title_only_boost: float | None = Field(None, ge=1)
     reference_words: int | None = Field(None, ge=1)
     min_relative: float | None = Field(None, ge=0, le=1)
     max_labels: int | None = Field(None, ge=1)
@@ -384,12 +391,13 @@ class TopicTagger:
         # Long articles mention many things in passing; a square-root length penalty keeps a
         # single weak mention in a long article below threshold without starving short items.
         length_norm = math.sqrt(max(1.0, n_words / sc.reference_words))
+        title_boost = sc.title_boost * (sc.title_only_boost if not body.strip() else 1.0)
         per_label: dict[int, list[tuple[float, str]]] = {}
         for (li, canonical), (weight, body_hits, title_hits) in counts.items():
             # Diminishing returns: the tenth repetition of a term says little more than the third.
             contrib = weight * (1 + math.log(body_hits)) / length_norm if body_hits else 0.0
             if title_hits:
-                contrib += weight * sc.title_boost
+                contrib += weight * title_boost
             per_label.setdefault(li, []).append((contrib, canonical))
         out: dict[str, tuple[float, list[str]]] = {}
         for li, items in per_label.items():

@@ -276,3 +276,12 @@ def test_eval_topics_cli(tmp_path: Path) -> None:
     bad.write_text('{"text": "x"}\n', encoding="utf-8")
     res = CliRunner().invoke(app, ["eval", "topics", str(bad)])
     assert res.exit_code == 2
+
+
+def test_title_only_items_lean_on_their_title() -> None:
+    """Video and photo items have no body: their title is all the evidence, so it counts double."""
+    tagger = TopicTagger.bundled()
+    alone = tagger.scores("الحارس يتألق", "")["sport"][0]
+    with_body = tagger.scores("الحارس يتألق", "نص قصير عن موضوع آخر تماما")["sport"][0]
+    assert alone == pytest.approx(2 * with_body)
+    assert "sport" in {t.label for t in tagger.tag("الحارس يتألق", "")}
