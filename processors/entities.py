@@ -101,6 +101,13 @@ def _maximal(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def _verb_shape(word: str) -> bool:
+    """Imperfect verb shapes: يقول، تقول، and the future سيزور، ستعقد، سنعمل."""
+    if len(word) >= 4 and word[0] in "يت":
+        return True
+    return len(word) >= 5 and word[0] == "س" and word[1] in "يتنا"
+
+
 def _looks_inflected(surface: str) -> bool:
     """Surface shapes that are ordinary inflected words, not name parts: a pronoun suffix
     (قوله، بنظيره، قولها) or a preposition glued to a hamza-initial word (بأوراق، لإجراء)."""
@@ -235,6 +242,10 @@ class EntityExtractor:
         gaz = load_gazetteer()
         self.automaton = gaz.automaton
         self.stopwords = gaz.stopwords
+        # stop words as listed, without a و/ف written on: فيصل is a name, not ف + يصل
+        self.bare_stopwords = frozenset(
+            k for k, info in gaz.keys.items() if info.flags & STOP and " " not in k
+        )
         self.memory = memory if memory is not None else EntityMemory()
         self.use_memory = use_memory
 
@@ -260,6 +271,13 @@ class EntityExtractor:
             if i is None:
                 continue
             if ntok == 1:
+                if (
+                    fl & GIVEN
+                    and not surface_plen
+                    and flags[i] & STOP
+                    and words[i] not in self.bare_stopwords
+                ):
+                    flags[i] &= ~STOP
                 flags[i] |= fl
                 if surface_plen > doc.plen[i]:
                     doc.plen[i] = surface_plen
@@ -299,6 +317,8 @@ class EntityExtractor:
                 break
             if fl & (GIVEN | NAMEPART) and not fl & (STOP | TITLE | ORGHEAD | LOCCUE):
                 end += 1
+                if _definite(w) and w not in _COMPOUND_SECOND:
+                    unknown = max_unknown  # after a family name (العنزي) only name parts
                 continue
             if fl & _NOT_NAME_START or fl & ENT:
                 break
@@ -309,7 +329,7 @@ class EntityExtractor:
                 break
             if w.startswith(CLITIC_ARTICLE_STARTS) or w.startswith("و"):
                 break
-            if (w[0] in "يت" and len(w) >= 4) or not _ARABIC_LETTER_RE.match(w):
+            if _verb_shape(w) or not _ARABIC_LETTER_RE.match(w):
                 break  # present-tense verb shape, or a number / Latin word
             if _looks_inflected(doc.surface(end)):
                 break
@@ -330,7 +350,7 @@ class EntityExtractor:
             return False
         if w.startswith(("ال", *CLITIC_ARTICLE_STARTS)) or _looks_inflected(doc.surface(i)):
             return False
-        return not (w[0] in "يت" and len(w) >= 4)
+        return not _verb_shape(w)
 
     def _title_names(
         self, doc: _Doc, title_ends: list[int], gaz_at: dict[int, _Cand]
@@ -410,6 +430,27 @@ class EntityExtractor:
                 end = self._name_end(doc, c.end - 1, max_unknown=0)
                 if end > c.end:
                     c.end, c.canonical = end, None
+
+    @staticmethod
+    def _extend_listed_orgs(doc: _Doc, cands: list[_Cand]) -> None:
+        """A listed organisation takes the nisba adjectives that follow it, as an organisation
+        head's complements do: مجلس النواب الأردني، حزب العمال البريطاني."""
+        n = len(doc.words)
+        for c in cands:
+            if c.etype != "ORG" or c.end - c.start < 2:
+                continue
+            end = c.end
+            while (
+                end < n
+                and end - c.end < 2
+                and doc.adjacent(end - 1)
+                and is_nisba_adjective(doc.words[end])
+                and not doc.flags[end] & (GENADJ | NAMEPART | GIVEN)
+                and doc.single_ent[end] is None
+            ):
+                end += 1
+            if end > c.end:
+                c.end, c.canonical = end, None
 
     def _org_heads(
         self, doc: _Doc, head_spans: list[tuple[int, int]], gaz_at: dict[int, _Cand]
@@ -620,6 +661,7 @@ class EntityExtractor:
 
         cands = [c for c in cands if not self._is_adjective_use(doc, c)]
         self._extend_listed_names(doc, cands)
+        self._extend_listed_orgs(doc, cands)
         gaz_at: dict[int, _Cand] = {}
         for c in cands:
             if c.start not in gaz_at or c.end > gaz_at[c.start].end:
@@ -627,18 +669,38 @@ class EntityExtractor:
         # رئيس الاتحاد + السعودي لكرة القدم: a role that runs into a listed name is cut short
         # A name follows a definite role directly (الرئيس بوتين، وزير الخارجية لافروف); after an
         # indefinite one (رئيس، مدير) comes its genitive complement, not a name.
+        # a role word inside a listed organisation name is part of it (جامعة الملك سعود)
+        in_listed = {
+            k
+            for c in cands
+            if c.etype != "PERS" and c.end - c.start > 1
+            for k in range(c.start + 1, c.end)
+        }
         title_ends = [
             e
             for s, e in titles
             if _definite(doc.words[e - 1]) or doc.words[e - 1] in _NAME_READY_TITLE_ENDS
+            if s not in in_listed
             if not any(
                 (g := gaz_at.get(k)) is not None and g.end > e and g.etype != "PERS"
                 for k in range(s + 1, e)
             )
         ]
+        org_cands = self._org_heads(doc, heads, gaz_at)
+        # role + organisation + name: المتحدث باسم الخارجية الإيرانية ناصر كنعاني،
+        # محافظ البنك المركزي المصري حسن عبد الله
+        if titles:
+            org_end: dict[int, int] = {}
+            for c in (*cands, *org_cands):
+                if c.etype == "ORG" and c.end > org_end.get(c.start, 0):
+                    org_end[c.start] = c.end
+            for _, e in titles:
+                oe = org_end.get(e)
+                if oe is not None and oe < n and doc.adjacent(e - 1) and doc.adjacent(oe - 1):
+                    title_ends.append(oe)
         cands.extend(self._title_names(doc, title_ends, gaz_at))
         cands.extend(self._given_names(doc))
-        cands.extend(self._org_heads(doc, heads, gaz_at))
+        cands.extend(org_cands)
         cands.extend(self._loc_cues(doc, [e for _, e in cues]))
         cands.extend(self._acronyms(doc))
 

@@ -160,6 +160,40 @@ def test_currency_is_misc(ex: EntityExtractor) -> None:
     assert ("MISC", "دولار") in found(ex.extract("بلغت قيمة الصفقة مليار دولار"))
 
 
+def test_role_then_organisation_then_name(ex: EntityExtractor) -> None:
+    body = "وقال المتحدث باسم وزارة الخارجية الإيرانية ناصر كنعاني إن طهران ترفض الاتهامات."
+    got = found(ex.extract(body))
+    assert ("ORG", "وزارة الخارجية الإيرانية") in got
+    assert ("PERS", "ناصر كنعاني") in got
+
+
+def test_listed_organisation_takes_nisba_adjective(ex: EntityExtractor) -> None:
+    body = "صوت مجلس النواب الأردني على مشروع القانون."
+    assert ("ORG", "مجلس النواب الأردني") in found(ex.extract(body))
+
+
+def test_family_name_closes_the_chain(ex: EntityExtractor) -> None:
+    body = "قال الدكتور خالد العنزي أستاذ الاقتصاد في جامعة الملك سعود إن الإصلاحات ضرورية."
+    got = found(ex.extract(body))
+    assert ("PERS", "خالد العنزي") in got
+    assert ("ORG", "جامعة الملك سعود") in got
+    assert ("PERS", "سعود") not in got
+
+
+def test_given_name_is_not_fa_plus_stop_word(ex: EntityExtractor) -> None:
+    body = "أعلن مستشفى الملك فيصل التخصصي افتتاح قسم جديد."
+    assert ("ORG", "مستشفى الملك فيصل التخصصي") in found(ex.extract(body))
+
+
+def test_future_verb_is_not_a_name(ex: EntityExtractor) -> None:
+    assert not [e for e in ex.extract("وقال إن الرئيس سيزور كييف") if e.type == "PERS"]
+
+
+def test_profession_title_introduces_name(ex: EntityExtractor) -> None:
+    body = "فازت الروائية العمانية جوخة الحارثي بالجائزة."
+    assert ("PERS", "جوخة الحارثي") in found(ex.extract(body))
+
+
 # ---------------------------------------------------------------- memory
 def test_memory_is_bounded_lru() -> None:
     mem = EntityMemory(max_entries=2)
