@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from newsflow.articles import EnrichedArticle, Processing, RawArticle
+from newsflow.identity import article_id
+from processors.enrich import Enricher
 from processors.stage import Coordinates, Enriched, Failed, StageError, decode_raw, process_record
 
 
-class _Enricher:
-    """Stands in for the real enricher where only the shell's routing is under test."""
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.fail = fail
-
-    def enrich(self, raw: RawArticle) -> EnrichedArticle:
-        if self.fail:
-            raise self.fail
-        return EnrichedArticle(
-            id="abc", url=raw.url, ingested_at=datetime.now(UTC), processing=Processing(version="t")
-        )
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher()
 
 
 WHERE = Coordinates("news.raw", 2, 41)
@@ -40,8 +31,10 @@ WHERE = Coordinates("news.raw", 2, 41)
         (b'{"url": "https://e.org/a", "title": ["x"]}', "validate", "ValidationError"),
     ],
 )
-def test_bad_records_are_dead_lettered(value: bytes | None, stage: str, error_type: str) -> None:
-    result = process_record(_Enricher(), b"k1", value, WHERE)  # type: ignore[arg-type]
+def test_bad_records_are_dead_lettered(
+    enricher: Enricher, value: bytes | None, stage: str, error_type: str
+) -> None:
+    result = process_record(enricher, b"k1", value, WHERE)
     assert isinstance(result, Failed)
     dl = result.dead_letter
     assert (dl.stage, dl.error_type, dl.key) == (stage, error_type, "k1")
@@ -52,28 +45,22 @@ def test_bad_records_are_dead_lettered(value: bytes | None, stage: str, error_ty
         assert dl.original == value.decode()
 
 
-def test_enrichment_exception_is_dead_lettered_not_raised() -> None:
-    result = process_record(
-        _Enricher(RuntimeError("boom")),
-        None,  # type: ignore[arg-type]
-        b'{"url": "https://e.org/a", "body": "x"}',
-    )
+def test_enrichment_failure_is_dead_lettered_not_raised(enricher: Enricher) -> None:
+    # HTML with no article text passes the contract but leaves nothing to index
+    value = b'{"url": "https://e.org/a", "html": "<html><body><script>x()</script></body></html>"}'
+    result = process_record(enricher, None, value)
     assert isinstance(result, Failed)
-    assert (result.dead_letter.stage, result.dead_letter.error_type, result.dead_letter.error) == (
-        "enrich",
-        "RuntimeError",
-        "boom",
-    )
+    dl = result.dead_letter
+    assert (dl.stage, dl.error_type) == ("enrich", "EmptyArticle")
+    assert dl.error == "no readable text after cleaning" and dl.original == value.decode()
 
 
-def test_good_record_is_keyed_by_article_id() -> None:
-    result = process_record(
-        _Enricher(),
-        b"ignored",  # type: ignore[arg-type]
-        b'{"url": "https://e.org/a", "body": "x"}',
-    )
+def test_good_record_is_keyed_by_article_id(enricher: Enricher) -> None:
+    value = orjson.dumps({"url": "https://E.org/a/?utm_source=x", "body": "نص الخبر"})
+    result = process_record(enricher, b"ignored", value)
     assert isinstance(result, Enriched)
-    assert result.key == b"abc" and orjson.loads(result.value)["id"] == "abc"
+    assert result.key.decode() == article_id("https://e.org/a") == result.article.id
+    assert orjson.loads(result.value)["url"] == "https://e.org/a"
 
 
 def test_decode_raw_reason_names_the_field() -> None:
