@@ -6,6 +6,7 @@ from newsflow.commands import (  # noqa: F401
     eval_cmd,
     eval_topics_cmd,
     index_cmd,
+    lag_cmd,
     produce_cmd,
     run_cmd,
     schema_cmd,

@@ -177,3 +177,23 @@ def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) ->
     unrelated = restarted.dedup.assign(article_id("https://example.org/wire/other"),
                                        normalize_search("خبر مختلف تماما " * 20), 0.0)
     assert unrelated != article_id(first)
+
+
+def test_worker_and_indexer_report_no_lag_once_caught_up(pipeline: Pipeline) -> None:
+    """`newsflow lag` reads committed offsets from Kafka: after everything above was processed
+    both groups must be at the end of their topics (Faust commits every few seconds)."""
+    import time
+
+    from ingest.lag import consumer_lag
+
+    with ArticleProducer(pipeline.settings) as producer:
+        aid = producer.send({"url": "https://example.org/lag", "title": "خبر", "body": "نص"})
+    assert pipeline.wait_ids({aid}) == {aid}
+    deadline = time.monotonic() + 60
+    rows = consumer_lag(pipeline.settings)
+    while any(r.lag for r in rows) and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = consumer_lag(pipeline.settings)
+    assert {r.group for r in rows} == {pipeline.settings.app_id, pipeline.settings.indexer_group}
+    assert all(r.end > 0 for r in rows if r.topic == pipeline.settings.topic_raw)
+    assert [r for r in rows if r.lag] == []

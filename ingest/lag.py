@@ -1,0 +1,63 @@
+"""Consumer lag of the worker and the indexer: what an operator (or a supervisor) watches to see
+that both are alive and keeping up. Read from Kafka itself, so it works whatever runs them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from newsflow.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int | None  # None: the group has never committed on this partition
+    start: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.start if self.committed is None else self.committed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lag": self.lag}
+
+
+def pipeline_groups(settings: Settings) -> dict[str, str]:
+    """Consumer group -> the topic it reads (Faust's group id is the app id)."""
+    return {settings.app_id: settings.topic_raw, settings.indexer_group: settings.topic_enriched}
+
+
+def consumer_lag(settings: Settings) -> list[PartitionLag]:
+    groups = pipeline_groups(settings)
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="newsflow-lag")
+    consumer = KafkaConsumer(**settings.kafka_client_config(), group_id=None)
+    try:
+        committed = admin.list_group_offsets(dict.fromkeys(groups))
+        out = []
+        for group, topic in groups.items():
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            starts, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+            done = committed.get(group) or {}
+            for tp in tps:
+                meta = done.get(tp)
+                out.append(
+                    PartitionLag(
+                        group,
+                        topic,
+                        tp.partition,
+                        meta.offset if meta is not None else None,
+                        starts[tp],
+                        ends[tp],
+                    )
+                )
+        return out
+    finally:
+        consumer.close()
+        admin.close()
