@@ -295,11 +295,17 @@ class _Revocations:
     """ConsumerRebalanceListener state: a revocation counter per partition. kafka-python runs the
     callbacks inside ``consumer.poll()`` (before that poll fetches), and they must return
     promptly, so they only count; records are stamped with the count when polled and dropped
-    as stale when it has moved on."""
+    as stale when it has moved on.
+
+    A revoked partition that comes straight back to us (eager rebalance: everything is revoked,
+    then reassigned) keeps its fetch position in kafka-python, which is past the in-flight
+    records we just dropped: such partitions are queued for a rewind to the last commit."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._epochs: dict[tuple[str, int], int] = {}
+        self._revoked: set[tuple[str, int]] = set()
+        self._rewind: set[tuple[str, int]] = set()
         self.assigned_once = threading.Event()
 
     def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
@@ -307,8 +313,13 @@ class _Revocations:
             for tp in revoked:
                 key = (tp.topic, tp.partition)
                 self._epochs[key] = self._epochs.get(key, 0) + 1
+                self._revoked.add(key)
 
     def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
+        with self._lock:
+            keys = {(tp.topic, tp.partition) for tp in assigned}
+            self._rewind |= keys & self._revoked
+            self._revoked.clear()
         self.assigned_once.set()
 
     def on_partitions_lost(self, lost: Iterable[Any]) -> None:
@@ -317,6 +328,15 @@ class _Revocations:
     def epochs(self) -> dict[tuple[str, int], int]:
         with self._lock:
             return dict(self._epochs)
+
+    def take_rewinds(self) -> set[tuple[str, int]]:
+        with self._lock:
+            out, self._rewind = self._rewind, set()
+            return out
+
+    def request_rewind(self, keys: Iterable[tuple[str, int]]) -> None:
+        with self._lock:
+            self._rewind |= set(keys)
 
 
 def _listener(rev: _Revocations) -> Any:
@@ -380,14 +400,42 @@ class _Indexer:
             timeout_ms=max(0, int(timeout_s * 1000)), max_records=max(1, max_records)
         )
         epochs = self.rev.epochs()  # after poll: includes any rebalance it just ran
+        rewound = self._rewind()
         out = [
             SourceRecord(r.topic, r.partition, r.offset, r.key, r.value,
                          epochs.get((r.topic, r.partition), 0))
             for recs in polled.values()
             for r in recs
+            if (r.topic, r.partition) not in rewound
         ]
         self.stats.consumed += len(out)
         return out
+
+    def _rewind(self) -> set[tuple[str, int]]:
+        """Seek partitions that were revoked and handed straight back to their last commit (their
+        in-flight records were dropped as stale; the retained position is past them). Returns
+        the partitions whose just-polled records must be discarded (fetched before the seek)."""
+        keys = self.rev.take_rewinds()
+        if not keys:
+            return keys
+        from kafka import TopicPartition
+
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        failed: set[tuple[str, int]] = set()
+        for key in keys & owned:
+            tp = TopicPartition(*key)
+            try:
+                committed = self.consumer.committed(tp)
+                if committed is None:
+                    self.consumer.seek_to_beginning(tp)  # auto_offset_reset="earliest"
+                else:
+                    self.consumer.seek(tp, committed)
+            except Exception as exc:  # retried on the next poll; records of tp dropped meanwhile
+                log.warning("could not rewind %s[%d] to its last commit (%s)", *key, exc)
+                failed.add(key)
+        if failed:
+            self.rev.request_rewind(failed)
+        return keys
 
     def _wait(self, seconds: float) -> None:
         """Back off without leaving the group: poll with every partition paused (keeps

@@ -4,24 +4,18 @@ means, what goes to the DLQ, and which offsets may be committed."""
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elastic_transport import ConnectionError as TransportConnectionError
-from elasticsearch import ApiError
-from kafka import TopicPartition
 
 from ingest.indexer import (
     Failure,
     Prepared,
     SourceRecord,
     Verdict,
-    _Indexer,
     _Revocations,
     backoff_delay,
     bulk_lines,
@@ -36,7 +30,6 @@ from ingest.indexer import (
 )
 from newsflow.articles import DeadLetter, EnrichedArticle, Entity, Processing, Topic
 from newsflow.deadletter import original_bytes
-from newsflow.settings import Settings
 
 
 def article(n: int = 1, **kw: object) -> EnrichedArticle:
@@ -56,8 +49,11 @@ def article(n: int = 1, **kw: object) -> EnrichedArticle:
     return EnrichedArticle.model_validate(base)
 
 
+TOPIC = "news.enriched"
+
+
 def rec(value: bytes | None, offset: int = 0, partition: int = 0, key: bytes | None = b"k",
-        topic: str = "news.enriched") -> SourceRecord:
+        topic: str = TOPIC) -> SourceRecord:
     return SourceRecord(topic, partition, offset, key, value)
 
 
@@ -254,216 +250,6 @@ def test_chunk_by_bytes_splits_and_isolates_oversize() -> None:
     assert sum(len(c) for c in chunks) == 6
 
 
-# --------------------------------------------------------------------------- the shell, with fakes
-# The Kafka/ES shell driven by in-memory fakes: the order of effects (index, DLQ acknowledged,
-# then commit) and what happens on retries, revocation and shutdown.
-
-TOPIC = "news.enriched"
-
-
-class Resp:
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-
-
-class FakeES:
-    """Answers each bulk call with the next scripted reaction: a list of item statuses (one per
-    document sent) or an exception to raise."""
-
-    def __init__(self, script: list[Any], events: list[str]) -> None:
-        self.script = script
-        self.calls: list[list[str]] = []
-        self.events = events
-
-    def bulk(self, index: str, operations: list[bytes], require_alias: bool) -> Resp:
-        assert require_alias and index == "news"
-        ids = [orjson.loads(line)["index"]["_id"] for line in operations[::2]]
-        self.calls.append(ids)
-        self.events.append(f"bulk {ids}")
-        step = self.script.pop(0) if self.script else [201] * len(ids)
-        if isinstance(step, Exception):
-            raise step
-        items = []
-        for doc_id, status in zip(ids, step, strict=True):
-            body: dict[str, Any] = {"_id": doc_id, "status": status}
-            if status >= 300:
-                body["error"] = {"type": "mapper_parsing_exception" if status == 400
-                                 else "es_rejected_execution_exception", "reason": "x"}
-            items.append({"index": body})
-        return Resp({"items": items})
-
-    def close(self) -> None:
-        pass
-
-
-class FakeFuture:
-    def __init__(self, events: list[str], what: str) -> None:
-        self.events, self.what = events, what
-
-    def get(self, timeout: float) -> None:
-        self.events.append(f"dlq acked {self.what}")
-
-
-class FakeProducer:
-    def __init__(self, events: list[str]) -> None:
-        self.events = events
-        self.sent: list[dict[str, Any]] = []
-
-    def send(self, topic: str, key: bytes | None, value: bytes) -> FakeFuture:
-        self.sent.append(orjson.loads(value))
-        return FakeFuture(self.events, str(key))
-
-    def close(self) -> None:
-        pass
-
-
-class FakeConsumer:
-    def __init__(self, records: list[SourceRecord], partitions: int, events: list[str],
-                 rev: _Revocations) -> None:
-        self.queue = list(records)
-        self.assigned = {TopicPartition(TOPIC, p) for p in range(partitions)}
-        self.paused: set[TopicPartition] = set()
-        self.events = events
-        self.rev = rev
-        self.commits: list[dict[tuple[str, int], int]] = []
-        self.on_paused_poll: Any = None
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[SourceRecord]]:
-        if self.paused and self.on_paused_poll:
-            self.on_paused_poll(self)
-        ready = [r for r in self.queue if TopicPartition(r.topic, r.partition) not in self.paused]
-        take = ready[:max_records]
-        if not take:
-            time.sleep(min(timeout_ms / 1000, 0.005))
-        out: dict[TopicPartition, list[SourceRecord]] = {}
-        for r in take:
-            self.queue.remove(r)
-            out.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
-        return out
-
-    def revoke(self, partition: int) -> None:
-        tp = TopicPartition(TOPIC, partition)
-        self.assigned.discard(tp)
-        self.paused.discard(tp)
-        self.rev.on_partitions_revoked([tp])
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.assigned)
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self.paused |= set(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self.paused -= set(tps)
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.events.append("commit")
-        self.commits.append({(tp.topic, tp.partition): om.offset for tp, om in offsets.items()})
-
-    def highwater(self, tp: TopicPartition) -> int:
-        return 0
-
-    def position(self, tp: TopicPartition) -> int:
-        return 0
-
-    def close(self) -> None:
-        pass
-
-
-def good(n: int, partition: int = 0, offset: int | None = None) -> SourceRecord:
-    return rec(article(n).model_dump_json().encode(), offset=n if offset is None else offset,
-               partition=partition, key=f"id{n}".encode())
-
-
-def shell(records: list[SourceRecord], script: list[Any], partitions: int = 1,
-          ) -> tuple[_Indexer, FakeES, FakeProducer, FakeConsumer, list[str]]:
-    events: list[str] = []
-    rev = _Revocations()
-    rev.assigned_once.set()
-    consumer = FakeConsumer(records, partitions, events, rev)
-    es = FakeES(script, events)
-    producer = FakeProducer(events)
-    settings = Settings(indexer_batch_size=50, indexer_batch_seconds=0.05,
-                        indexer_max_retry_seconds=0.01)
-    idx = _Indexer(settings, threading.Event(), es, consumer, producer, rev)
-    return idx, es, producer, consumer, events
-
-
-def test_shell_dead_letters_then_commits_and_retries_only_failed_items() -> None:
-    records = [good(0), rec(b"{oops", offset=1), good(2), good(3)]
-    idx, es, producer, consumer, events = shell(records, [[201, 400, 429]])
-    stats = idx.run(max_idle_seconds=0.3)
-    assert es.calls == [["id0", "id2", "id3"], ["id3"]]  # only the 429 item is re-sent
-    assert sorted(d["source_offset"] for d in producer.sent) == [1, 2]
-    assert {d["error_type"] for d in producer.sent} == {"json_decode_error",
-                                                       "mapper_parsing_exception"}
-    assert consumer.commits == [{(TOPIC, 0): 4}]
-    # DLQ acknowledged before the commit that covers those records
-    assert events.index("commit") > max(i for i, e in enumerate(events) if e.startswith("dlq"))
-    assert (stats.indexed, stats.dead_lettered, stats.retries) == (2, 2, 1)
-
-
-def test_shell_connection_errors_are_retried_never_skipped() -> None:
-    down = TransportConnectionError("connection refused")
-    idx, es, producer, consumer, _ = shell([good(0), good(1)], [down, down, [201, 201]])
-    stats = idx.run(max_idle_seconds=0.3)
-    assert es.calls == [["id0", "id1"]] * 3
-    assert producer.sent == [] and consumer.commits == [{(TOPIC, 0): 2}]
-    assert stats.indexed == 2 and stats.retries == 4
-
-
-def _api_error(status: int) -> ApiError:
-    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(),
-                           duration=0.0, node=NodeConfig("http", "localhost", 9200))
-    return ApiError("request entity too large", meta=meta, body={})
-
-
-def test_shell_oversize_request_is_split_to_find_the_culprit() -> None:
-    script = [_api_error(413), [201], _api_error(413)]
-    idx, es, producer, consumer, _ = shell([good(0), good(1)], script)
-    idx.run(max_idle_seconds=0.3)
-    assert es.calls == [["id0", "id1"], ["id0"], ["id1"]]
-    assert [d["source_offset"] for d in producer.sent] == [1]
-    assert producer.sent[0]["error_type"] == "http_413"
-    assert consumer.commits == [{(TOPIC, 0): 2}]
-
-
-def test_shell_revoked_partition_is_not_committed() -> None:
-    records = [good(0, partition=0, offset=0), good(1, partition=1, offset=0)]
-    idx, es, _, consumer, _ = shell(records, [[429, 429], [201]], partitions=2)
-    # While the indexer waits to retry, partition 1 moves to another consumer.
-    consumer.on_paused_poll = lambda c: c.revoke(1) if c.assigned == {
-        TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)} else None
-    stats = idx.run(max_idle_seconds=0.3)
-    assert es.calls == [["id0", "id1"], ["id0"]]
-    assert consumer.commits == [{(TOPIC, 0): 1}]
-    assert stats.dropped_on_revoke == 1
-
-
-def test_shell_stop_during_retry_commits_nothing() -> None:
-    down = TransportConnectionError("connection refused")
-    idx, _, producer, consumer, _ = shell([good(0)], [down] * 1000)
-    consumer.on_paused_poll = lambda c: idx.stop.set()
-    idx.run(max_idle_seconds=None)
-    assert consumer.commits == [] and producer.sent == []
-
-
-def test_shell_stop_flushes_the_batch_in_hand() -> None:
-    idx, es, _, consumer, _ = shell([good(0), good(1)], [])
-    idx.settings = idx.settings.model_copy(update={"indexer_batch_seconds": 30.0})
-    original_poll = consumer.poll
-
-    def poll_then_stop(timeout_ms: int, max_records: int) -> Any:
-        out = original_poll(timeout_ms, max_records)
-        if not consumer.queue:
-            idx.stop.set()  # SIGTERM arrives with a partial batch in hand
-        return out
-
-    consumer.poll = poll_then_stop  # type: ignore[method-assign]
-    idx.run(max_idle_seconds=None)
-    assert es.calls == [["id0", "id1"]] and consumer.commits == [{(TOPIC, 0): 2}]
-
-
 def test_dead_letter_keeps_huge_originals_compressed() -> None:
     big = ("ب" * 4_000_000).encode()  # 8 MB of UTF-8
     dl = dead_letter(Failure(rec(big), "too_large", "x"))
@@ -472,19 +258,17 @@ def test_dead_letter_keeps_huge_originals_compressed() -> None:
     assert len(dl.model_dump_json()) < 1_000_000
 
 
-def test_shell_partition_revoked_and_reassigned_during_wait_is_reread() -> None:
-    p0, p1 = good(0, partition=0, offset=0), good(1, partition=1, offset=0)
-    idx, es, _, consumer, _ = shell([p0, p1], [[429, 429]], partitions=2)
-
-    def rebalance(c: FakeConsumer) -> None:
-        if c.rev.epochs():
-            return
-        c.revoke(1)
-        c.assigned.add(TopicPartition(TOPIC, 1))  # eager protocol: given back, not paused,
-        c.queue.append(p1)  # and re-read from its last committed offset
-
-    consumer.on_paused_poll = rebalance
-    idx.run(max_idle_seconds=0.3)
-    # the in-flight copy of id1 was dropped; the re-read copy was indexed and committed
-    assert es.calls == [["id0", "id1"], ["id0"], ["id1"]]
-    assert consumer.commits == [{(TOPIC, 0): 1}, {(TOPIC, 1): 1}]
+def test_revoked_then_reassigned_partitions_are_queued_for_rewind() -> None:
+    """Eager rebalance: all partitions revoked, some handed straight back. Those keep their fetch
+    position in kafka-python, past the in-flight records just dropped: they must be rewound."""
+    rev = _Revocations()
+    p0, p1, p2 = (SimpleNamespace(topic=TOPIC, partition=p) for p in range(3))
+    rev.on_partitions_assigned([p0, p1])  # first assignment: nothing to rewind
+    assert rev.take_rewinds() == set()
+    rev.on_partitions_revoked([p0, p1])
+    rev.on_partitions_assigned([p1, p2])  # p1 back, p0 gone, p2 new (fetched from the commit)
+    assert rev.epochs() == {(TOPIC, 0): 1, (TOPIC, 1): 1}
+    assert rev.take_rewinds() == {(TOPIC, 1)}
+    assert rev.take_rewinds() == set()
+    rev.on_partitions_assigned([p1, p2])  # an assignment with no revocation before it
+    assert rev.take_rewinds() == set()

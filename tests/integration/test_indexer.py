@@ -4,11 +4,17 @@ record reaches the DLQ with a reason, nothing is skipped, and committed offsets 
 from __future__ import annotations
 
 import contextlib
+import logging
+import signal
+import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -255,3 +261,352 @@ def test_two_indexers_rebalance_without_losing_records(private: Settings) -> Non
     assert committed == end
     assert sum(r.indexed for r in results) >= len(good)  # re-deliveries are allowed, loss is not
     assert sum(r.dead_lettered for r in results) == 0
+
+
+# --------------------------------------------------------------------------- fault injection
+# Real Kafka, real Elasticsearch; the faults are real too: a write block on the index (ES answers
+# every bulk item with 403 cluster_block_exception) and a TCP hop that refuses connections.
+
+
+def _es(settings: Settings) -> Any:
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+
+
+def _block_writes(settings: Settings, blocked: bool) -> None:
+    es = _es(settings)
+    try:
+        es.indices.put_settings(index=settings.es_alias,
+                                settings={"index.blocks.write": True if blocked else None})
+    finally:
+        es.close()
+
+
+def _versions(settings: Settings) -> dict[str, int]:
+    """_id -> _version of every document: 1 means it was written exactly once."""
+    es = _es(settings)
+    try:
+        es.indices.refresh(index=settings.es_alias)
+        res = es.search(index=settings.es_alias, size=1000, version=True, source=False,
+                        query={"match_all": {}})
+        return {h["_id"]: h["_version"] for h in res["hits"]["hits"]}
+    finally:
+        es.close()
+
+
+def _records(n: int) -> list[tuple[bytes, bytes]]:
+    return [(a.id.encode(), a.model_dump_json().encode()) for a in map(article, range(n))]
+
+
+def _wait_until(what: str, check: Callable[[], bool], timeout: float,
+                interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _all_committed(settings: Settings) -> bool:
+    committed, end = _committed_vs_end(settings)
+    return committed == end
+
+
+def _assert_nothing_committed_for(settings: Settings, seconds: float) -> None:
+    """While the indexer is retrying, no offset may be committed (nothing is in ES or on the
+    DLQ yet), checked repeatedly over ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        committed, end = _committed_vs_end(settings)
+        assert sum(end.values()) > 0
+        assert not any(committed.values()), f"committed {committed} with nothing indexed"
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+class _RetryLog(logging.Handler):
+    """Counts the indexer's "not indexed ... retrying" warnings, per thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.by_thread: dict[str, int] = {}
+        self._lock2 = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "not indexed" in record.msg:
+            with self._lock2:
+                self.by_thread[record.threadName or "?"] = (
+                    self.by_thread.get(record.threadName or "?", 0) + 1)
+
+    def count(self, thread: str | None = None) -> int:
+        with self._lock2:
+            if thread is None:
+                return sum(self.by_thread.values())
+            return self.by_thread.get(thread, 0)
+
+
+@contextlib.contextmanager
+def _retry_log() -> Iterator[_RetryLog]:
+    logger = logging.getLogger("newsflow.indexer")
+    handler = _RetryLog()
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@contextlib.contextmanager
+def _indexer_thread(settings: Settings, name: str = "indexer") -> Iterator[list[Any]]:
+    """``run_indexer`` in a thread until the block exits; yields the list its stats land in."""
+    from ingest.indexer import run_indexer
+
+    stop = threading.Event()
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(run_indexer(settings, stop)),
+                              name=name, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), f"{name} did not stop within 60s of stop_event"
+    assert result, f"{name} crashed (no stats returned)"
+
+
+class _Hop:
+    """A TCP forwarder on 127.0.0.1 in front of Elasticsearch. Until ``forward()`` it accepts
+    and resets every connection (the client sees connection errors); then it pipes bytes."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port: int = self.listener.getsockname()[1]
+        self.refused = 0
+        self._forwarding = threading.Event()
+        self._closing = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._acceptor = threading.Thread(target=self._accept, name="hop-accept", daemon=True)
+        self._acceptor.start()
+
+    def forward(self) -> None:
+        self._forwarding.set()
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self._forwarding.is_set():
+                self.refused += 1
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                conn.close()  # RST: "connection reset by peer"
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                conn.close()
+                continue
+            conn.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                self._socks += [conn, upstream]
+                for src, dst in ((conn, upstream), (upstream, conn)):
+                    t = threading.Thread(target=self._pipe, args=(src, dst), daemon=True)
+                    self._threads.append(t)
+                    t.start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closing.set()
+        self.listener.close()
+        self._acceptor.join(timeout=5)
+        with self._lock:
+            socks, threads = list(self._socks), list(self._threads)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in threads:
+            t.join(timeout=5)
+
+
+def test_write_block_is_retried_never_dead_lettered_or_committed(private: Settings) -> None:
+    """A write-blocked index answers every bulk item with 403 cluster_block_exception. That is
+    the cluster's state, not the record's fault: the indexer must keep retrying without
+    dead-lettering or committing, and index everything once the block is lifted."""
+    _setup_index(private)
+    _block_writes(private, True)
+    n = 12
+    try:
+        with _retry_log() as retries, _indexer_thread(private):
+            _produce(private, _records(n))
+            _wait_until("two failed bulk attempts", lambda: retries.count() >= 2, 60)
+            _assert_nothing_committed_for(private, 4.0)
+            assert _versions(private) == {}
+            assert _dlq(private, expected=1, timeout=2) == []
+            _block_writes(private, False)
+            _wait_until("every offset committed", lambda: _all_committed(private), 60, 0.5)
+    finally:
+        _block_writes(private, False)
+    assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
+    assert _dlq(private, expected=1, timeout=2) == []
+    committed, end = _committed_vs_end(private)
+    assert committed == end and sum(end.values()) == n
+
+
+def test_connection_errors_are_retried_never_skipped(private: Settings) -> None:
+    """The indexer reaches Elasticsearch through a hop that resets every connection at first:
+    nothing may be committed or dead-lettered; once the hop forwards, everything is indexed."""
+    _setup_index(private)
+    hop = _Hop(("127.0.0.1", int(private.es_url.rsplit(":", 1)[1].rstrip("/"))))
+    via_hop = private.model_copy(update={"es_url": f"http://127.0.0.1:{hop.port}",
+                                         "es_request_timeout": 10.0})
+    n = 10
+    try:
+        with _retry_log() as retries, _indexer_thread(via_hop):
+            _produce(private, _records(n))
+            _wait_until("two failed bulk attempts", lambda: retries.count() >= 2, 60)
+            _assert_nothing_committed_for(private, 4.0)
+            assert hop.refused >= 2
+            assert _versions(private) == {}
+            assert _dlq(private, expected=1, timeout=2) == []
+            hop.forward()
+            _wait_until("every offset committed", lambda: _all_committed(private), 60, 0.5)
+    finally:
+        hop.close()
+    assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
+    assert _dlq(private, expected=1, timeout=2) == []
+
+
+def test_sigterm_during_retry_commits_nothing_and_loses_nothing(
+    private: Settings, tmp_path: Path
+) -> None:
+    """`newsflow index` is SIGTERM'd while its batch cannot be written: it exits promptly and
+    cleanly without committing; a new indexer then re-reads and indexes every record once."""
+    from ingest.indexer import run_indexer
+    from newsflow.runner import newsflow_argv, settings_env
+
+    _setup_index(private)
+    _block_writes(private, True)
+    n = 10
+    log_path = tmp_path / "index.log"
+    try:
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(newsflow_argv("index"), env=settings_env(private),
+                                    stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            _produce(private, _records(n))
+            _wait_until("the indexer to retry",
+                        lambda: "not indexed" in log_path.read_text(errors="replace"), 90, 0.5)
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        log_text = log_path.read_text(errors="replace")
+        assert rc == 0, log_text
+        assert "stopped with an unfinished batch" in log_text, log_text
+        committed, end = _committed_vs_end(private)
+        assert sum(end.values()) == n
+        assert not any(committed.values()), committed
+        assert _dlq(private, expected=1, timeout=2) == []
+        _block_writes(private, False)
+    finally:
+        _block_writes(private, False)
+
+    result: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: result.append(run_indexer(private, max_idle_seconds=5)), daemon=True)
+    runner.start()
+    runner.join(timeout=90)
+    assert not runner.is_alive() and result
+    assert result[0].indexed == n  # the stopped indexer had committed none of them
+    assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
+    committed, end = _committed_vs_end(private)
+    assert committed == end
+
+
+def test_stop_flushes_the_batch_in_hand(private: Settings) -> None:
+    """Stop arrives with a partial batch that is not due yet (60 s batch window): it is indexed
+    and committed before the indexer returns, not dropped and not left uncommitted."""
+    from ingest.indexer import _Indexer
+
+    _setup_index(private)
+    slow = private.model_copy(update={"indexer_batch_size": 1000, "indexer_batch_seconds": 60.0})
+    n = 8
+    stop = threading.Event()
+    indexer = _Indexer.connect(slow, stop)
+    result: list[Any] = []
+    runner = threading.Thread(target=lambda: result.append(indexer.run(None)), daemon=True)
+    runner.start()
+    try:
+        _produce(private, _records(n))
+        _wait_until("the batch to be consumed", lambda: indexer.stats.consumed >= n, 60)
+        assert _versions(private) == {}  # still in hand: the batch window has not elapsed
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive() and result
+    assert result[0].batches == 1 and result[0].indexed == n
+    assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
+    committed, end = _committed_vs_end(private)
+    assert committed == end and sum(end.values()) == n
+
+
+def test_partitions_revoked_during_retry_are_reread_not_double_indexed(
+    private: Settings,
+) -> None:
+    """A second indexer joins while the first is stuck retrying a batch spanning both
+    partitions. The first must drop the in-flight records of partitions taken from it (their
+    new owner re-reads them from the last commit), so once writes are allowed every document
+    is written exactly once (_version 1), nothing is lost and both partitions are committed."""
+    _setup_index(private)
+    roomy = private.model_copy(update={"indexer_batch_size": 100,
+                                       "indexer_batch_seconds": 1.0})
+    n = 20
+    _produce(private, _records(n))
+    _, end = _committed_vs_end(private)
+    assert all(end.values()), f"records must span both partitions: {end}"
+    _block_writes(private, True)
+    try:
+        with _retry_log() as retries, _indexer_thread(roomy, "indexer-a") as a:
+            _wait_until("indexer-a to retry", lambda: retries.count("indexer-a") >= 1, 60)
+            with _indexer_thread(roomy, "indexer-b") as b:
+                # b only reaches Elasticsearch once it owns a partition: the rebalance is done.
+                _wait_until("indexer-b to retry", lambda: retries.count("indexer-b") >= 1, 60)
+                assert not any(_committed_vs_end(private)[0].values())
+                _block_writes(private, False)
+                _wait_until("every offset committed", lambda: _all_committed(private), 60, 0.5)
+    finally:
+        _block_writes(private, False)
+    stats_a, stats_b = a[0], b[0]
+    assert stats_a.dropped_on_revoke > 0  # the scenario happened: a lost in-flight records
+    assert stats_b.indexed > 0
+    assert stats_a.indexed + stats_b.indexed == n
+    assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
+    assert _dlq(private, expected=1, timeout=2) == []
