@@ -39,7 +39,7 @@ def _register() -> None:
     from newsflow import commands  # noqa: F401
 
 
-def _unreachable_message(exc: BaseException) -> str | None:
+def _friendly_message(exc: BaseException) -> str | None:
     """A one-line explanation for the errors users meet most: a service that is not there."""
     from elasticsearch import ConnectionError as ESConnectionError
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -57,6 +57,8 @@ def _unreachable_message(exc: BaseException) -> str | None:
         )
     if isinstance(exc, ESConnectionError):
         return f"Elasticsearch at {settings.es_url} is unreachable; {hint} or set NEWSFLOW_ES_URL"
+    if type(exc).__name__ in ("TaxonomyError", "CamelDataMissing"):
+        return str(exc)  # configuration errors whose messages say what to fix
     return None
 
 
@@ -65,7 +67,7 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        message = _unreachable_message(exc)
+        message = _friendly_message(exc)
         if message is None:
             raise
         typer.echo(f"newsflow: {message}", err=True)

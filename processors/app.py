@@ -80,7 +80,11 @@ def broker_credentials(settings: Settings) -> Any:
 
 
 def create_app(settings: Settings | None = None, *, web_port: int | None = None) -> faust.App:
+    """The Faust app with its one agent; raises on bad enrichment settings before any I/O."""
     settings = settings or get_settings()
+    # Built before Faust starts so that a bad taxonomy file or missing NER data stops the
+    # command with its message, rather than crashing the agent inside a running worker.
+    enricher = Enricher(settings)
     stats = WorkerStats()
     datadir = settings.stack_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
@@ -146,7 +150,6 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
 
     @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        enricher = Enricher(settings)
         await restore_dedup_state(enricher, settings)
         log.info("enricher ready")
         # Events come in small batches so that their sends overlap instead of each waiting a

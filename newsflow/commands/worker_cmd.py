@@ -21,5 +21,5 @@ def worker(
 
     from processors.app import create_app
 
-    faust_app = create_app(web_port=web_port)
+    faust_app = create_app(web_port=web_port)  # raises on bad settings before Faust starts
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
