@@ -67,27 +67,6 @@ _PLACE_COMPOUND_HEADS = frozenset(
 )
 
 MAX_NAME_TOKENS = 6
-# Confidence the gazetteer gives to places known only from geonames (see gazetteer._confidence).
-_GEONAMES_CONFIDENCE = 0.75
-_PLACE_PREPOSITIONS = frozenset(
-    p + w
-    for w in ("في", "الي", "من", "عن", "نحو", "قرب", "بين", "حتي", "داخل", "خارج", "شمال", "جنوب")
-    for p in ("", "و", "ف")
-)
-# Speech and report verbs (past tense, folded): their subject is very often a person named
-# right after them, before the reported clause (وقال X إن، وأكدت X أن).
-_SPEECH_VERBS = frozenset(
-    p + v
-    for v in (
-        *("قال", "قالت", "اكد", "اكدت", "اضاف", "اضافت", "اوضح", "اوضحت", "اعلن", "اعلنت"),
-        *("صرح", "صرحت", "اشار", "اشارت", "ذكر", "ذكرت", "كشف", "كشفت", "راي", "رات"),
-        *("اعتبر", "اعتبرت", "تابع", "تابعت", "شدد", "شددت", "لفت", "لفتت", "نفي", "نفت"),
-        *("اعرب", "اعربت", "حذر", "حذرت", "افاد", "افادت", "اكد", "قالا", "اضافا"),
-    )
-    for p in ("", "و", "ف")
-)
-# What ends the subject of a speech verb: the reported clause (إن، أن) or a colon/comma.
-_CLAUSE_OPENERS = frozenset({"ان", "انه", "انها", "انهم", "بان", "بانه", "بانها"})
 MAX_ORG_COMPLEMENTS = 5
 # Royal titles inside organisation names: جامعة الملك سعود، مطار الأمير نايف
 _ROYAL_TITLES = frozenset({"الملك", "الامير", "الشيخ", "السلطان", "الملكه", "الاميره"})
@@ -413,8 +392,6 @@ class EntityExtractor:
             # an unknown first word may take one more (فاتن حمامة); a known given name two
             known_start = bool(doc.flags[k] & (GIVEN | NAMEPART))
             end = self._name_end(doc, k, max_unknown=2 if known_start else 1)
-            if end == k + 1 and _looks_inflected(doc.surface(k)):
-                continue  # اللاعب ناديه: "his club" (the name Nadia is written with ة)
             out.append(_Cand(k, end, "PERS", None, 0.85, "pattern", 5, True))
         return out
 
@@ -438,55 +415,6 @@ class EntityExtractor:
             conf = 0.8 if strong_follow else (0.65 if end > i + 1 else 0.55)
             out.append(_Cand(i, end, "PERS", None, conf, "pattern", 3, strong_follow))
             resume = end
-        return out
-
-    def _speech_subjects(self, doc: _Doc) -> list[_Cand]:
-        """وقال جون كيري إن، وأكدت إيغا شفيونتيك أن: after a speech verb, two or three name
-        words that end the subject (before إن/أن or punctuation) are a person when the first
-        is a known given name or the last a known family name."""
-        out: list[_Cand] = []
-        n = len(doc.words)
-        verbs = _SPEECH_VERBS.intersection(doc.words)
-        if not verbs:
-            return out
-        where: list[int] = []
-        for v in verbs:  # list.index scans in C: cheaper than a Python loop over all words
-            i = -1
-            while True:
-                try:
-                    i = doc.words.index(v, i + 1)
-                except ValueError:
-                    break
-                where.append(i)
-        for i in where:
-            k = i + 1
-            if k >= n or not doc.adjacent(i) or doc.single_ent[k] is not None:
-                continue
-            if not self._is_name_start(doc, k) or doc.surface(k) in _PREPOSITION_SURFACES:
-                continue
-            end = k
-            while end < n and end - k < 3 and (end == k or doc.adjacent(end - 1)):
-                w = doc.words[end]
-                fl = doc.flags[end]
-                if w in _CLAUSE_OPENERS or not w or fl & (_NOT_NAME_START | ENT):
-                    break
-                article = w.startswith(("ال", *CLITIC_ARTICLE_STARTS)) or doc.plen[end]
-                if end > k and article and not fl & NAMEPART:
-                    break
-                if _verb_shape(w) or not _ARABIC_LETTER_RE.match(w):
-                    break
-                if _looks_inflected(doc.surface(end)) or (is_nisba_adjective(w) and end == k):
-                    break
-                end += 1
-            if end - k < 2:
-                continue
-            # the subject must end where the reported clause or punctuation starts
-            if end < n and doc.adjacent(end - 1) and doc.words[end] not in _CLAUSE_OPENERS:
-                continue
-            first, last = doc.flags[k], doc.flags[end - 1]
-            if not (first & GIVEN and not first & AMBIG) and not last & NAMEPART:
-                continue
-            out.append(_Cand(k, end, "PERS", None, 0.8, "pattern", 4, True))
         return out
 
     def _extend_listed_names(self, doc: _Doc, cands: list[_Cand]) -> None:
@@ -731,12 +659,7 @@ class EntityExtractor:
         in_title = {k for s, e in titles if e - s > 1 for k in range(s, e)}
         heads = [h for h in heads if h[0] not in in_title]
 
-        cands = [
-            c
-            for c in cands
-            if not self._is_adjective_use(doc, c)
-            and not (c.confidence == _GEONAMES_CONFIDENCE and self._uncued_minor_place(doc, c))
-        ]
+        cands = [c for c in cands if not self._is_adjective_use(doc, c)]
         self._extend_listed_names(doc, cands)
         self._extend_listed_orgs(doc, cands)
         gaz_at: dict[int, _Cand] = {}
@@ -777,7 +700,6 @@ class EntityExtractor:
                     title_ends.append(oe)
         cands.extend(self._title_names(doc, title_ends, gaz_at))
         cands.extend(self._given_names(doc))
-        cands.extend(self._speech_subjects(doc))
         cands.extend(org_cands)
         cands.extend(self._loc_cues(doc, [e for _, e in cues]))
         cands.extend(self._acronyms(doc))
@@ -789,24 +711,6 @@ class EntityExtractor:
             chosen.extend(self._select(self._memory_cands(doc, taken), taken))
         chosen.sort(key=lambda c: c.start)
         return [self._entity(doc, c) for c in chosen]
-
-    @staticmethod
-    def _uncued_minor_place(doc: _Doc, c: _Cand) -> bool:
-        """A one-word city known only from geonames (not a country, capital or hand-listed
-        place) is too often an ordinary word: it needs a place context, a preposition
-        (في، إلى، من، بـ، لـ) or a place cue (مدينة) before it, or a comma list of places."""
-        if c.end - c.start != 1 or c.etype != "LOC" or c.confidence > _GEONAMES_CONFIDENCE:
-            return False
-        i = c.start
-        if doc.plen[i]:
-            return False  # بطهران، لكابل، وفي ...
-        if i == 0 or not doc.words[i - 1]:
-            return not (i + 1 < len(doc.words) and doc.single_ent[i + 1])
-        prev = doc.words[i - 1]
-        if prev in _PLACE_PREPOSITIONS or doc.flags[i - 1] & LOCCUE:
-            return False
-        before = doc.single_ent[i - 1]
-        return before is None or before[0] != "LOC"
 
     @staticmethod
     def _is_adjective_use(doc: _Doc, c: _Cand) -> bool:
