@@ -84,7 +84,6 @@ def to_es_doc(article: EnrichedArticle) -> dict[str, Any]:
     return doc
 
 
-DERIVED_FIELDS = ("entity_names", *ENTITY_FIELDS.values(), "topic_labels", "clitic")
 
 
 def fold_name(text: str) -> str:

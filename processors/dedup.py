@@ -18,12 +18,9 @@ rebuild paths rely on.
 from __future__ import annotations
 
 import heapq
-import json
-import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -33,7 +30,6 @@ from newsflow.settings import Settings
 SCHEME = "affine32"
 SEED = 1
 MIN_WORDS = 10  # fewer words is a caption or a stub: too little text to call anything a copy
-_SNAPSHOT_MAGIC = b"NFDEDUP1"
 # Odd 64-bit multipliers for combining consecutive word hashes into one shingle hash; the
 # position-dependent factors make "a b c" and "c b a" different shingles.
 _MULTIPLIERS = np.array(
@@ -170,15 +166,6 @@ class NearDuplicateIndex:
         m.hashvalues = np.minimum(m.hashvalues, (sh[:, None] * a + b).min(axis=0))
         return m
 
-    def _from_hashvalues(self, hv: np.ndarray) -> MinHash:
-        return MinHash(
-            hashvalues=hv,
-            permutations=self._template.permutations,
-            seed=SEED,
-            hashfunc=_identity,
-            scheme=SCHEME,
-        )
-
     # -- the per-article call ------------------------------------------------------------------
 
     def assign(self, article_id: str, text_normalized: str, ts: float) -> str:
@@ -229,71 +216,7 @@ class NearDuplicateIndex:
             if item is not None and item.seq == seq:
                 self._remove(aid)
 
-    # -- persistence -----------------------------------------------------------------------
-
-    def items(self) -> Iterator[tuple[str, str, float, list[int]]]:
-        """(id, cluster_id, ts, hashvalues) oldest first: a compact form for a Faust table
-        (one row per article) or any key-value store."""
-        for aid, item in sorted(self._items.items(), key=lambda kv: kv[1].seq):
-            yield aid, item.cluster_id, item.ts, item.hashvalues.tolist()
-
-    def load_items(self, rows: Iterable[tuple[str, str, float, Iterable[int]]]) -> int:
-        """Insert exported rows as they are (no re-clustering). Returns how many were added."""
-        added = 0
-        for aid, cluster_id, ts, hv in rows:
-            if aid in self._items:
-                continue
-            arr = np.asarray(list(hv), dtype=np.uint32)
-            if arr.shape != (self.num_perm,):
-                raise ValueError(f"{aid}: expected {self.num_perm} hash values, got {arr.size}")
-            self._add(aid, cluster_id, float(ts), self._from_hashvalues(arr))
-            added += 1
-        self._evict()
-        return added
-
-    def snapshot(self) -> bytes:
-        """The whole state as bytes: a JSON header, then a uint32 matrix of hash values."""
-        rows = list(self.items())
-        header: dict[str, Any] = {
-            "version": 1,
-            "scheme": SCHEME,
-            "seed": SEED,
-            "num_perm": self.num_perm,
-            "shingle_size": self.shingle_size,
-            "ids": [r[0] for r in rows],
-            "clusters": [r[1] for r in rows],
-            "ts": [r[2] for r in rows],
-        }
-        head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        matrix = np.asarray([r[3] for r in rows], dtype="<u4").reshape(len(rows), self.num_perm)
-        return _SNAPSHOT_MAGIC + struct.pack("<I", len(head)) + head + matrix.tobytes()
-
-    def restore(self, data: bytes) -> int:
-        """Load a ``snapshot``; rows already present are kept. Returns how many were added."""
-        if not data.startswith(_SNAPSHOT_MAGIC):
-            raise ValueError("not a near-duplicate index snapshot")
-        off = len(_SNAPSHOT_MAGIC)
-        (hlen,) = struct.unpack_from("<I", data, off)
-        off += 4
-        header = json.loads(data[off : off + hlen].decode("utf-8"))
-        off += hlen
-        for key, mine in (
-            ("scheme", SCHEME),
-            ("seed", SEED),
-            ("num_perm", self.num_perm),
-            ("shingle_size", self.shingle_size),
-        ):
-            if header.get(key) != mine:
-                raise ValueError(
-                    f"snapshot has {key}={header.get(key)!r}, this index uses {mine!r}: "
-                    "rebuild from texts instead"
-                )
-        n = len(header["ids"])
-        matrix = np.frombuffer(data, dtype="<u4", offset=off, count=n * self.num_perm)
-        matrix = matrix.reshape(n, self.num_perm).astype(np.uint32)
-        return self.load_items(
-            zip(header["ids"], header["clusters"], header["ts"], matrix, strict=True)
-        )
+    # -- restart ---------------------------------------------------------------------------
 
     def rebuild(self, items: Iterable[tuple[str, str | None, str, float]]) -> int:
         """Re-index (id, cluster_id, text_normalized, ts) rows, e.g. recent articles read back

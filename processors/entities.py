@@ -626,12 +626,6 @@ class EntityExtractor:
                     continue
                 self.memory.add(part, MemoryItem("PERS", canonical))
 
-    def _word_flags(self, word: str) -> int:
-        for _, val in self.automaton.iter(f" {word} "):
-            if val[0] == len(word) + 2 and val[4] == 1:
-                return val[1]
-        return 0
-
     # ------------------------------------------------------------------ output
     def _canonical(self, doc: _Doc, c: _Cand) -> str:
         first = doc.words[c.start]

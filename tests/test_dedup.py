@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 
-from newsflow.settings import Settings
 from processors.clean import normalize_search
 from processors.dedup import NearDuplicateIndex, shingle_hashes, words
 
@@ -108,35 +107,6 @@ def test_eviction_by_age() -> None:
     assert index.assign("d", edit(STORY, 1), 1.3 * DAY) == "a"  # via b, which kept a's cluster
     index.assign("e", normalize_search(OTHER[::-1]), 3 * DAY)
     assert set(index._items) == {"e"}
-
-
-def test_snapshot_restore_round_trip(index: NearDuplicateIndex) -> None:
-    index.assign("a", STORY, 0.0)
-    index.assign("b", edit(STORY, 3), 1.0)
-    index.assign("x", OTHER, 2.0)
-    data = index.snapshot()
-    fresh = NearDuplicateIndex.from_settings(Settings())
-    assert fresh.restore(data) == 3
-    assert [r[:3] for r in fresh.items()] == [r[:3] for r in index.items()]
-    assert fresh.assign("b", "", 5.0) == "a"  # re-send after restart
-    assert fresh.assign("c", edit(STORY, 1), 6.0) == "a"
-    assert fresh.assign("y", edit(OTHER, 2), 7.0) == "x"
-
-
-def test_restore_refuses_an_incompatible_snapshot(index: NearDuplicateIndex) -> None:
-    index.assign("a", STORY, 0.0)
-    with pytest.raises(ValueError, match="num_perm"):
-        NearDuplicateIndex(num_perm=64).restore(index.snapshot())
-    with pytest.raises(ValueError, match="not a near-duplicate"):
-        index.restore(b"garbage")
-
-
-def test_items_and_load_items(index: NearDuplicateIndex) -> None:
-    index.assign("a", STORY, 0.0)
-    index.assign("b", edit(STORY, 3), 1.0)
-    fresh = NearDuplicateIndex()
-    assert fresh.load_items(index.items()) == 2
-    assert fresh.assign("c", edit(STORY, 2), 2.0) == "a"
 
 
 def test_rebuild_from_stored_texts() -> None:
