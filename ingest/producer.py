@@ -129,17 +129,21 @@ class ArticleProducer:
             self.summary.sent -= 1
         log.error("broker did not acknowledge a record: %s", exc)
 
-    def send(self, data: dict[str, Any] | RawArticle, origin: str = "api") -> str:
+    def send(
+        self, data: dict[str, Any] | RawArticle, origin: str = "api", raw: bytes | None = None
+    ) -> str:
         """Validate and send one article; returns its id. Raises ``RejectedArticle`` (after
-        dead-lettering it) when the record breaks the contract."""
+        dead-lettering it) when the record breaks the contract. ``raw`` is the record as it was
+        read, kept in the dead letter instead of a re-serialization."""
         try:
             article = to_raw_article(data)
         except RejectedArticle as exc:
-            raw = (
-                data.model_dump_json().encode()
-                if isinstance(data, RawArticle)
-                else orjson.dumps(data, default=str)
-            )
+            if raw is None:
+                raw = (
+                    data.model_dump_json().encode()
+                    if isinstance(data, RawArticle)
+                    else orjson.dumps(data, default=str)
+                )
             self._reject(origin, raw, exc.reason, exc.error_type)
             raise
         key, value = encode_article(article)
@@ -157,7 +161,7 @@ class ArticleProducer:
             self._reject(rec.origin, rec.raw, rec.error or "unreadable", rec.error_type or "Error")
             return None
         try:
-            return self.send(rec.data, origin=rec.origin)
+            return self.send(rec.data, origin=rec.origin, raw=rec.raw)
         except RejectedArticle:
             return None
 
@@ -170,12 +174,14 @@ class ArticleProducer:
             self.summary.reject(origin, reason, error_type)
         if not self.dead_letters:
             return
-        dl = dead_letter("produce", reason, error_type, raw, key=None)
+        dl = dead_letter("produce", reason, error_type, raw, key=origin)
         self._producer.send(
             self.settings.topic_dlq, key=origin.encode(), value=encode_dead_letter(dl)
         ).add_errback(self._on_error_dlq)
 
     def _on_error_dlq(self, exc: BaseException) -> None:
+        with self._lock:
+            self.summary.failed += 1  # the rejection is still in the summary; exit non-zero
         log.error("could not dead-letter a rejected record: %s", exc)
 
     def flush(self, timeout: float | None = None) -> None:

@@ -122,6 +122,9 @@ def test_malformed_batch_is_dead_lettered_and_valid_records_indexed(
     kept = original_bytes(DeadLetter.model_validate(huge))  # nothing lost: the whole record
     assert len(kept) > 10 * 1024 * 1024 and orjson.loads(kept)["url"] == "https://example.org/huge"
     assert all(original_bytes(DeadLetter.model_validate(d)) for d in dlq)
+    typed = next(d for d in dlq if d["stage"] == "produce" and "title:" in str(d["error"]))
+    assert typed["original"] == lines[5].decode()  # the line as read, not a re-serialization
+    assert typed["key"] == "batch.jsonl:6"
 
 
 def test_names_are_found_with_clitics_and_alef_variants(pipeline: Pipeline) -> None:
