@@ -11,7 +11,7 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 
 TEMPLATE_PATH = (
     Path(__file__).resolve().parent.parent / "deploy" / "elasticsearch-index" / "news-template.json"

@@ -32,7 +32,8 @@ from typing import Any
 
 import orjson
 
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.settings import Settings
 
 POLL_SECONDS = 0.25
 IDS_CHUNK = 5000
@@ -387,7 +388,7 @@ class _KafkaWatcher:
         self.settings = settings
         self.tracker = tracker
         self.consumer = KafkaConsumer(
-            **settings.kafka_client_config(), group_id=None, enable_auto_commit=False,
+            **kafka_config(settings), group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=32 * 1024 * 1024,
         )
@@ -433,11 +434,10 @@ class _SearchWatcher:
     """Samples ``count`` on the alias and stamps ids as they become searchable."""
 
     def __init__(self, settings: Settings, tracker: VisibilityTracker) -> None:
-        from elasticsearch import Elasticsearch
 
         self.settings = settings
         self.tracker = tracker
-        self.es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+        self.es = elasticsearch_client(settings)
         self.series: list[tuple[float, int]] = []
         self.thread = _Sampler("bench-search", POLL_SECONDS, self._step)
 
@@ -530,13 +530,13 @@ def _read_enriched(settings: Settings) -> list[dict[str, Any]]:
     from pydantic import ValidationError
 
     from ingest.es_doc import to_es_doc
-    from newsflow.articles import EnrichedArticle
+    from newsflow.core.contract import EnrichedArticle
 
     # check_crcs=False: without the optional ``crc32c`` C extension kafka-python verifies batch
     # checksums in pure Python (~3 MB/s), which would make reading back a full-corpus topic
     # take minutes. The records were written by this run a moment ago; this read is not timed.
     consumer = KafkaConsumer(
-        **settings.kafka_client_config(), group_id=None, enable_auto_commit=False,
+        **kafka_config(settings), group_id=None, enable_auto_commit=False,
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=32 * 1024 * 1024,
         check_crcs=False,
     )
@@ -567,11 +567,11 @@ def _direct_bulk(settings: Settings, docs: list[dict[str, Any]]) -> dict[str, An
     """The ceiling: the same documents through ``helpers.bulk`` into a scratch index from the
     same template, with the indexer's chunking. Timed until the bulk calls return (the ceiling)
     and, separately, until a search sees them all (comparable to how the indexer is timed)."""
-    from elasticsearch import Elasticsearch, helpers
+    from elasticsearch import helpers
 
     from ingest.indexer import MAX_BULK_BYTES
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     index = direct_index_name(settings)
     try:
         es.options(ignore_status=404).indices.delete(index=index)
@@ -622,13 +622,11 @@ def _replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_seco
     import signal
     import subprocess
 
-    from elasticsearch import Elasticsearch
-
     from newsflow.progress import progress_bar
     from newsflow.runner import newsflow_argv, settings_env
 
     replay = replay_settings(settings)
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     series: list[tuple[float, int]] = []
     try:
         es.indices.create(index=f"{replay.es_alias}-v{replay.es_index_version}",
@@ -683,11 +681,10 @@ def _replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_seco
 def cleanup(settings: Settings, say: Say) -> None:
     """Best effort: topics, indices (the scratch one too), template, consumer groups and the
     Faust data directory of this run. Leftovers harm nothing but disk."""
-    from elasticsearch import Elasticsearch
     from kafka import KafkaAdminClient
 
     with contextlib.suppress(Exception):
-        admin = KafkaAdminClient(**settings.kafka_client_config())
+        admin = KafkaAdminClient(**kafka_config(settings))
         try:
             with contextlib.suppress(Exception):
                 admin.delete_topics(
@@ -698,7 +695,7 @@ def cleanup(settings: Settings, say: Say) -> None:
         finally:
             admin.close()
     with contextlib.suppress(Exception):
-        es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+        es = elasticsearch_client(settings)
         try:
             es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
             es.options(ignore_status=404).indices.delete_index_template(
@@ -720,8 +717,8 @@ class _Timeline:
 def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]:
     """One full benchmark run; returns the report (see ``newsflow bench --json``)."""
     from newsflow import stack
+    from newsflow.provision import run_setup
     from newsflow.runner import child_processes, start_local_stack_if_needed
-    from newsflow.setup import run_setup
 
     files = corpus_files(options.corpus)
     suffix = uuid.uuid4().hex[:8]

@@ -15,15 +15,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
-
 from ingest.producer import ArticleProducer
 from ingest.readers import iter_records
 from newsflow import stack
-from newsflow.settings import Settings
-from newsflow.setup import run_setup
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
+from newsflow.provision import run_setup
 
-READY_LINE = "enricher ready"  # logged by processors.app once the agent can consume
+READY_LINE = "enricher ready"  # logged by processors.worker once the agent can consume
 SAMPLES = Path(__file__).resolve().parent / "samples" / "articles.jsonl"
 Say = Callable[[str], None]
 
@@ -126,7 +125,7 @@ def wait_searchable(
     settings: Settings, ids: list[str], timeout: float, children: list[subprocess.Popen[bytes]]
 ) -> int:
     """Poll until every id is in the alias; raises if a child dies or time runs out."""
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     deadline = time.monotonic() + timeout
     found = 0
     try:

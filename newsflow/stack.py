@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from newsflow.settings import Settings, get_settings
+from newsflow.core.settings import Settings, get_settings
 
 Say = Callable[[str], None]
 Health = Literal["up", "down", "unhealthy"]

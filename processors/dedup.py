@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 
 SCHEME = "affine32"
 SEED = 1
@@ -64,7 +64,7 @@ def words(text_normalized: str) -> list[bytes]:
     """Word tokens (UTF-8) of normalized text, punctuation dropped."""
     data = text_normalized.encode("utf-8", "replace").translate(_ASCII_PUNCT)
     for p in _UNICODE_PUNCT:
-        if p in data:  # usually absent: normalize_search maps Arabic comma etc. to ASCII
+        if p in data:  # usually absent: fold_text maps Arabic comma etc. to ASCII
             data = data.replace(p, b" ")
     return data.split()
 

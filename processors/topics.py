@@ -1,4 +1,4 @@
-"""Topic tags from a weighted Arabic lexicon (IPTC Media Topics top level).
+"""Topic labels from a weighted Arabic lexicon (IPTC Media Topics top level).
 
 Dictionary-based on purpose: every tag is explained by the terms that produced it (``evidence``),
 users can read and extend the taxonomy, and matching a 2k-character article costs tens of
@@ -19,78 +19,18 @@ import ahocorasick
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from newsflow.articles import Topic
-from newsflow.settings import Settings
+from newsflow.core.arabic import PREFIXES, SUFFIXES, TAA_SUFFIXES, fold_text, strip_marks
+from newsflow.core.contract import TopicTag
+from newsflow.core.settings import Settings
 
 BUNDLED_TAXONOMY = Path(__file__).resolve().parent / "data" / "topics.yaml"
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-# --- normalization --------------------------------------------------------------------------
-
-_FOLD = {ord(c): "ا" for c in "آأإٱ"} | {ord("ى"): "ي", ord("ة"): "ه", ord("ی"): "ي", ord("ک"): "ك"}
-# Harakat, tanween, shadda, sukun, dagger alef, Quranic marks, tatweel: never meaningful for
-# matching, and leaving them in would make every vocalized word a miss.
-_DROP = dict.fromkeys(
-    [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE), 0x0640]
-)
-_TABLE = str.maketrans({**_FOLD, **_DROP})
-_NON_WORD = re.compile(r"[\W_]+")
-_NEEDS_FOLD = re.compile("[" + "".join(map(chr, _FOLD)) + "".join(map(chr, _DROP)) + "A-Z]")
+# --- taxonomy file --------------------------------------------------------------------------
 
 
-def fold_arabic(text: str) -> str:
-    """Fold letters and drop marks; idempotent, so text already normalized by ``clean`` passes
-    through unchanged apart from punctuation becoming single spaces."""
-    return _NON_WORD.sub(" ", text.translate(_TABLE).lower()).strip()
-
-
-# Clitics are checked in the text around a hit rather than expanded into variants, which keeps
-# the automaton at one entry per term. Proclitics: conjunction (و ف), preposition (ب ك ل) and
-# the article, including ل + ال written لل.
-_CONJ = ("", "و", "ف")
-_PREP = ("", "ب", "ك", "ل")
-PREFIXES: frozenset[str] = frozenset(
-    {c + p + a for c in _CONJ for p in _PREP for a in ("", "ال")} | {c + "لل" for c in _CONJ}
-)
-# Enclitics and inflection: plural/dual/nisba endings and possessive pronouns. ``ا`` is the
-# written tanween of the accusative (هدفاً), which survives diacritic removal.
-SUFFIXES: frozenset[str] = frozenset(
-    {
-        "",
-        "ا",
-        "ات",
-        "ون",
-        "ين",
-        "ان",
-        "يه",
-        "ي",
-        "ها",
-        "هم",
-        "هما",
-        "هن",
-        "نا",
-        "كم",
-        "يون",
-        "يين",
-        "يات",
-        "ته",
-        "تها",
-        "تهم",
-        "اته",
-        "اتها",
-        "اتهم",
-        "يا",
-    }
-)
-# After ة (folded ه) a suffix is written on ت: حكومة -> حكومتها, مباراة -> مباراتين.
-_TAA_SUFFIXES: frozenset[str] = frozenset(
-    {"ها", "هم", "هما", "ه", "ي", "نا", "كم", "ين", "ان", "هن"}
-)
 _MAX_PREFIX = max(map(len, PREFIXES))
 _MAX_SUFFIX = max(map(len, SUFFIXES))
-
-
-# --- taxonomy file --------------------------------------------------------------------------
 
 
 class TaxonomyError(ValueError):
@@ -152,7 +92,7 @@ class LabelModel(BaseModel):
             if not weight > 0:
                 raise ValueError(f"term weight must be > 0, got {weight}")
             for term in terms:
-                if not isinstance(term, str) or not fold_arabic(term):
+                if not isinstance(term, str) or not fold_text(term):
                     raise ValueError(f"empty or non-text term {term!r} (weight {weight})")
         return v
 
@@ -255,7 +195,7 @@ def _match_key(term: str) -> str:
     """Normalized form the automaton stores. A leading article is removed because the prefix
     check re-admits it together with و/ب/ل/لل; it is kept when too little would remain
     (الله would otherwise become the preposition له)."""
-    key = fold_arabic(term)
+    key = fold_text(term)
     if key.startswith("ال") and len(key.split(" ", 1)[0]) >= 5:
         key = key[2:]
     return key
@@ -263,7 +203,7 @@ def _match_key(term: str) -> str:
 
 def _display(term: str) -> str:
     """Evidence shows the term as the taxonomy spells it, without marks or extra spaces."""
-    return " ".join(term.translate(str.maketrans(_DROP)).split())
+    return " ".join(strip_marks(term).split())
 
 
 @dataclass
@@ -331,7 +271,7 @@ class TopicTagger:
     def _matches(self, text: str) -> list[tuple[int, int, _Entry]]:
         n = len(text)
         found: list[tuple[int, int, _Entry]] = []
-        prefixes, suffixes, taa_suffixes = PREFIXES, SUFFIXES, _TAA_SUFFIXES
+        prefixes, suffixes, taa_suffixes = PREFIXES, SUFFIXES, TAA_SUFFIXES
         for end, (length, entry) in self._automaton.iter(text):
             start = end - length + 1
             i = start
@@ -374,12 +314,9 @@ class TopicTagger:
 
     def scores(self, title: str, text_normalized: str) -> dict[str, tuple[float, list[str]]]:
         """Every label with a positive score and its evidence, before thresholds."""
-        # Folding costs more than the matching itself, so it is skipped for text that is already
-        # folded (output of ``normalize_search``); a quick scan decides.
-        body = (
-            fold_arabic(text_normalized) if _NEEDS_FOLD.search(text_normalized) else text_normalized
-        )
-        head = fold_arabic(title) if title and _NEEDS_FOLD.search(title) else title
+        # Both come folded (``fold_text``), as the enricher has them: folding again would cost
+        # more than the matching itself.
+        body, head = text_normalized, title
         counts: dict[tuple[int, str], list[float]] = {}  # -> [weight, body hits, title hits]
         self._accumulate(body, counts, 1)
         if head:
@@ -406,7 +343,7 @@ class TopicTagger:
             out[self.labels[li]] = (total, [t for _, t in items[: sc.max_evidence]])
         return out
 
-    def tag(self, title: str, text_normalized: str) -> list[Topic]:
+    def tag(self, title: str, text_normalized: str) -> list[TopicTag]:
         raw = self.scores(title, text_normalized)
         if not raw:
             return []
@@ -419,6 +356,6 @@ class TopicTagger:
         ]
         chosen.sort(key=lambda x: (-x[1], x[0]))
         return [
-            Topic(label=label, score=round(s, 3), evidence=ev)
+            TopicTag(label=label, score=round(s, 3), evidence=ev)
             for label, s, ev in chosen[: sc.max_labels]
         ]

@@ -21,7 +21,7 @@ from newsflow.bench import (
     private_settings,
     rate_from_series,
 )
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 
 
 def test_percentile_interpolates_like_numpy() -> None:

@@ -10,9 +10,9 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from typer.testing import CliRunner
 
 from newsflow import __version__
-from newsflow.cli import _friendly_message, _register, app
+from newsflow.cli.base import friendly_message as _friendly_message
+from newsflow.cli.main import app
 
-_register()
 runner = CliRunner()
 
 
@@ -60,9 +60,9 @@ def test_configuration_errors_print_their_own_message() -> None:
 def test_bad_taxonomy_stops_the_worker_before_it_starts(tmp_path: Path) -> None:
     """create_app builds the enricher first: a bad file fails fast instead of killing the agent
     inside a running worker (which would leave a process that consumes nothing)."""
-    from newsflow.settings import Settings
-    from processors.app import create_app
+    from newsflow.core.settings import Settings
     from processors.topics import TaxonomyError
+    from processors.worker import create_app
 
     bad = tmp_path / "topics.yaml"
     bad.write_text("labels: [not, a, mapping]\n", encoding="utf-8")

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from processors.clean import normalize_search
+from newsflow.core.arabic import fold_text
 from processors.dedup import NearDuplicateIndex, shingle_hashes, words
 
 DAY = 86400.0
 
-STORY = normalize_search(
+STORY = fold_text(
     "أعلنت وزارة الصحة اليوم تسجيل خمس حالات إصابة جديدة بفيروس كورونا في مدينة الرياض، "
     "وقالت الوزارة في بيان رسمي إن الحالات الجديدة تخضع للعلاج في المستشفيات المتخصصة وإن "
     "حالتها مستقرة. وأضاف البيان أن فرق الرقابة الوبائية باشرت تتبع المخالطين وإجراء الفحوصات "
@@ -25,7 +25,7 @@ STORY = normalize_search(
     "الجهود. كما أطلقت الوزارة حملة توعوية في وسائل الإعلام ومواقع التواصل الاجتماعي لتعريف "
     "الجمهور بأعراض المرض وطرق الوقاية منه، وخصصت رقما مجانيا لتلقي الاستفسارات على مدار الساعة."
 )
-OTHER = normalize_search(
+OTHER = fold_text(
     "تغلب فريق النصر على ضيفه الاتحاد بثلاثة أهداف مقابل هدف في المباراة التي جمعتهما مساء أمس "
     "على ملعب الملك فهد الدولي ضمن الجولة الخامسة من الدوري، وسجل أهداف النصر مهاجمه البرازيلي "
     "في الدقيقة العاشرة ثم أضاف لاعب الوسط الهدف الثاني قبل نهاية الشوط الأول، وفي الشوط الثاني "
@@ -92,7 +92,7 @@ def test_eviction_by_count_removes_the_oldest() -> None:
     index = NearDuplicateIndex(max_entries=2)
     index.assign("a", STORY, 0.0)
     index.assign("b", OTHER, 1.0)
-    index.assign("c", normalize_search(OTHER[::-1]), 2.0)
+    index.assign("c", fold_text(OTHER[::-1]), 2.0)
     assert len(index) == 2 and "a" not in index
     # The evicted story is forgotten: a copy of it now starts a new cluster.
     assert index.assign("d", edit(STORY, 2), 3.0) == "d"
@@ -105,7 +105,7 @@ def test_eviction_by_age() -> None:
     index.assign("c", OTHER, 1.2 * DAY)  # a is now older than a day; b is not
     assert "a" not in index and "b" in index
     assert index.assign("d", edit(STORY, 1), 1.3 * DAY) == "a"  # via b, which kept a's cluster
-    index.assign("e", normalize_search(OTHER[::-1]), 3 * DAY)
+    index.assign("e", fold_text(OTHER[::-1]), 3 * DAY)
     assert set(index._items) == {"e"}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from newsflow.articles import RawArticle
-from newsflow.identity import article_id
+from newsflow.core.contract import RawArticle
+from newsflow.core.identity import article_id
 from newsflow.runner import SAMPLES
 from processors.enrich import EmptyArticle, Enricher, detect_language
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.articles import Entity
-from processors.arabic_text import fold, fold_key, strip_article_clitics
+from newsflow.core.arabic import fold, fold_text, strip_article_clitics
+from newsflow.core.contract import Entity
 from processors.camel_ner import (
     CamelDataMissing,
     bio_to_char_spans,
@@ -228,7 +228,7 @@ def test_fold_maps_back_after_deletions() -> None:
 
 
 def test_fold_key_and_clitic_stripping() -> None:
-    assert fold_key("  وكالة   الأنباء ") == "وكاله الانباء"
+    assert fold_text("  وكالة   الأنباء ") == "وكاله الانباء"
     assert strip_article_clitics("وبالقاهره") == "القاهره"
     assert strip_article_clitics("للقاهره") == "القاهره"
     assert strip_article_clitics("وليد") == "وليد"

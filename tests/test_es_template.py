@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from ingest.es_doc import clitic_stripped_text, clitic_variants, fold_name, to_es_doc
+from ingest.es_doc import clitic_stripped_text, to_es_doc
+from newsflow.core.arabic import fold_text, without_proclitics
 from ingest.es_setup import load_template, template_for
-from newsflow.articles import EnrichedArticle, Entity, Processing, Topic
-from newsflow.settings import Settings
+from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
+from newsflow.core.settings import Settings
 
 # Built-in names of stock Elasticsearch 8.x (server + analysis-common module).
 STOCK_FILTERS = {"lowercase", "decimal_digit", "arabic_normalization", "arabic_stem"}
@@ -33,7 +34,7 @@ def full_article() -> EnrichedArticle:
             Entity(type="MISC", text="الروسية", canonical="روسي", start=0, end=1, confidence=1),
             Entity(type="PERS", text="بوتين", canonical="بوتين", start=0, end=1, confidence=1),
         ],
-        topics=[Topic(label="conflict", score=3.0, evidence=["حرب"])],
+        topics=[TopicTag(label="conflict", score=3.0, evidence=["حرب"])],
         cluster_id="c1",
         processing=Processing(version="0.1.0", stages={"clean": 1.0, "enrich": 2.5}),
     )
@@ -125,8 +126,8 @@ def test_derived_arrays() -> None:
         ("القدس", []),
     ],
 )
-def test_clitic_variants(word: str, variants: list[str]) -> None:
-    assert clitic_variants(word) == variants
+def test_without_proclitics(word: str, variants: list[str]) -> None:
+    assert without_proclitics(word) == variants
 
 
 def test_clitic_stripped_text_ignores_marks_and_plain_words() -> None:
@@ -135,6 +136,6 @@ def test_clitic_stripped_text_ignores_marks_and_plain_words() -> None:
 
 
 def test_fold_name() -> None:
-    assert fold_name("أوكرانيا") == "اوكرانيا"
-    assert fold_name("مُصْطَفَى") == "مصطفي"
-    assert fold_name("القاهرة") == "القاهره"
+    assert fold_text("أوكرانيا") == "اوكرانيا"
+    assert fold_text("مُصْطَفَى") == "مصطفي"
+    assert fold_text("القاهرة") == "القاهره"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsflow.articles import Entity
+from newsflow.core.contract import Entity
 from processors.eval_ner import (
     bio_spans,
     evaluate_conll,
@@ -78,9 +78,7 @@ def test_dev_set_quality() -> None:
 
 
 def test_cli_json() -> None:
-    from newsflow.cli import _register, app
-
-    _register()
+    from newsflow.cli.main import app
     res = CliRunner().invoke(app, ["eval", "ner", str(DEV), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -92,9 +90,7 @@ def test_cli_json() -> None:
 
 
 def test_cli_table_and_bad_backend() -> None:
-    from newsflow.cli import _register, app
-
-    _register()
+    from newsflow.cli.main import app
     res = CliRunner().invoke(app, ["eval", "ner", str(DEV)])
     assert res.exit_code == 0, res.output
     assert "micro" in res.output and "tokens/s" in res.output

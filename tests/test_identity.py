@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.identity import article_id, canonical_url
+from newsflow.core.identity import article_id, canonical_url
 
 
 @pytest.mark.parametrize(

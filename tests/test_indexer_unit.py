@@ -14,7 +14,7 @@ import pytest
 from ingest.indexer import (
     Failure,
     Prepared,
-    SourceRecord,
+    ConsumedRecord,
     Verdict,
     _Revocations,
     backoff_delay,
@@ -28,8 +28,8 @@ from ingest.indexer import (
     drop_stale,
     prepare,
 )
-from newsflow.articles import DeadLetter, EnrichedArticle, Entity, Processing, Topic
-from newsflow.deadletter import original_bytes
+from newsflow.core.contract import DeadLetter, EnrichedArticle, Entity, Processing, TopicTag
+from newsflow.core.deadletter import original_bytes
 
 
 def article(n: int = 1, **kw: object) -> EnrichedArticle:
@@ -42,7 +42,7 @@ def article(n: int = 1, **kw: object) -> EnrichedArticle:
         "ingested_at": datetime(2024, 5, 1, tzinfo=UTC),
         "entities": [Entity(type="PERS", text="بوتين", canonical="بوتين", start=21, end=26,
                             confidence=0.9)],
-        "topics": [Topic(label="politics", score=2.0, evidence=["الرئيس"])],
+        "topics": [TopicTag(label="politics", score=2.0, evidence=["الرئيس"])],
         "processing": Processing(version="1", stages={"clean": 1.5}),
     }
     base.update(kw)
@@ -53,8 +53,8 @@ TOPIC = "news.enriched"
 
 
 def rec(value: bytes | None, offset: int = 0, partition: int = 0, key: bytes | None = b"k",
-        topic: str = TOPIC) -> SourceRecord:
-    return SourceRecord(topic, partition, offset, key, value)
+        topic: str = TOPIC) -> ConsumedRecord:
+    return ConsumedRecord(topic, partition, offset, key, value)
 
 
 # --------------------------------------------------------------------------- prepare
@@ -215,7 +215,7 @@ def test_committable_offsets_tolerate_gaps() -> None:
 
 def test_drop_stale_after_revocation() -> None:
     old = rec(b"", offset=1, partition=1)  # polled before partition 1 was revoked once
-    fresh = SourceRecord(TOPIC, 1, 1, b"k", b"", epoch=1)  # re-read after it came back
+    fresh = ConsumedRecord(TOPIC, 1, 1, b"k", b"", epoch=1)  # re-read after it came back
     kept = rec(b"", offset=1, partition=0)
     epochs = {(TOPIC, 1): 1}
     assert drop_stale([kept, old, fresh], epochs) == [kept, fresh]

@@ -11,8 +11,8 @@ import pytest
 
 from ingest.producer import RejectedArticle, encode_article, to_raw_article
 from ingest.readers import iter_path, iter_records
-from newsflow.identity import article_id
-from newsflow.schema_export import SCHEMA_DIR, schema_documents, stale
+from newsflow.core.identity import article_id
+from newsflow.core.schema import default_schema_dir, schema_documents, stale
 
 
 def test_jsonl_with_bad_lines(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_encoded_key_is_article_id() -> None:
 
 
 def test_exported_json_schemas_match_the_code() -> None:
-    assert stale(SCHEMA_DIR) == [], "run `newsflow schema export` and commit deploy/schemas/"
+    assert stale(default_schema_dir()) == [], "run `newsflow schema export`, commit deploy/schemas"
     raw = orjson.loads(schema_documents()["raw_article.schema.json"])
     assert raw["required"] == ["url"]
     enriched = orjson.loads(schema_documents()["enriched_article.schema.json"])

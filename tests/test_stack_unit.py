@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsflow import stack
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 from newsflow.stack import (
     PortHolder,
     StackConfig,

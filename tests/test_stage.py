@@ -7,9 +7,9 @@ import base64
 import orjson
 import pytest
 
-from newsflow.identity import article_id
+from newsflow.core.identity import article_id
 from processors.enrich import Enricher
-from processors.stage import Coordinates, Enriched, Failed, StageError, decode_raw, process_record
+from processors.records import Coordinates, Enriched, Failed, StageError, decode_raw, process_record
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from processors.clean import normalize_search
+from newsflow.core.arabic import fold_text
 from processors.dedup import NearDuplicateIndex
 from processors.topics import TopicTagger
 
@@ -44,7 +44,7 @@ def test_sports_paper_is_tagged_sport(corpus: list[dict[str, Any]]) -> None:
         in {
             t.label
             for t in tagger.tag(
-                normalize_search(a["title"] or ""), normalize_search(a["content"] or "")
+                fold_text(a["title"] or ""), fold_text(a["content"] or "")
             )
         }
         for a in sports
@@ -62,7 +62,7 @@ def test_economic_daily_is_economy_heavy(corpus: list[dict[str, Any]]) -> None:
             t.label
             for a in sample
             for t in tagger.tag(
-                normalize_search(a["title"] or ""), normalize_search(a["content"] or "")
+                fold_text(a["title"] or ""), fold_text(a["content"] or "")
             )
         )
         share[source] = n["economy"] / len(sample)
@@ -76,7 +76,7 @@ def test_wire_copies_are_clustered(corpus: list[dict[str, Any]]) -> None:
     clusters = Counter(
         index.assign(
             a["url"],
-            normalize_search(a["content"] or ""),
+            fold_text(a["content"] or ""),
             datetime.fromisoformat(a["date_extracted"]).timestamp(),
         )
         for a in sample

@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
 
-
-@app.command()
 def run(
     once: Annotated[
         bool, typer.Option("--once", help="stop everything and exit after the first search")
@@ -21,8 +18,8 @@ def run(
     indexer, produce the bundled sample articles, wait until they are searchable and search."""
     from rich.console import Console
 
+    from newsflow.core.settings import get_settings
     from newsflow.runner import run_pipeline
-    from newsflow.settings import get_settings
 
     console = Console(stderr=True)
 

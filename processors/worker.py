@@ -1,4 +1,4 @@
-"""The Faust worker: a thin shell around ``processors.stage.process_record``.
+"""The Faust worker: a thin shell around ``processors.records.process_record``.
 
 It only moves records: ``news.raw`` in, ``news.enriched`` or ``news.dlq`` out. Faust acks an
 event as soon as the ``async for`` moves on (even after an exception), so every event is handled
@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
-from faust.auth import SASLCredentials, SSLCredentials
 
-from ingest.producer import DLQ_MAX_BYTES
-from newsflow.deadletter import encode_dead_letter
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import faust_broker_config
+from newsflow.core.deadletter import encode_dead_letter
+from newsflow.core.settings import Settings, get_settings
 from processors.enrich import Enricher
-from processors.stage import Coordinates, Enriched, Failed, process_record
+from processors.records import Coordinates, Enriched, Failed, process_record
 
 log = logging.getLogger(__name__)
 SEND_RETRY_CAP = 30.0
@@ -56,29 +54,6 @@ class WorkerStats:
         }
 
 
-def broker_credentials(settings: Settings) -> Any:
-    context = None
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile), str(settings.kafka_ssl_keyfile or "") or None
-            )
-    if settings.kafka_sasl_mechanism:
-        password = settings.kafka_sasl_password
-        return SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=context,
-        )
-    if context is not None:
-        return SSLCredentials(context)
-    return None
-
-
 def create_app(settings: Settings | None = None, *, web_port: int | None = None) -> faust.App:
     """The Faust app with its one agent; raises on bad enrichment settings before any I/O."""
     settings = settings or get_settings()
@@ -90,21 +65,13 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
-        broker_credentials=broker_credentials(settings),
+        **faust_broker_config(settings),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=200,
-        producer_max_request_size=DLQ_MAX_BYTES,
-        producer_acks=-1,
-        producer_compression_type="lz4",
-        # An enriched article is ~20 KiB, more than aiokafka's default 16 KiB batch: every send
-        # would wait for the previous one to drain. Batches of ~1 MiB let a take_events batch fly.
-        producer_max_batch_size=1024 * 1024,
-        producer_linger=0.005,
         web_enabled=web_port is not None and web_port > 0,
         web_port=web_port or settings.worker_web_port,
         web_bind="127.0.0.1",
@@ -184,7 +151,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
 async def restore_dedup_state(enricher: Enricher, settings: Settings) -> None:
     """Rebuild the near-duplicate index from what is already indexed, so clusters survive a
     restart. A missing or unreachable Elasticsearch only costs cluster continuity."""
-    from ingest.cluster_state import recent_cluster_items
+    from processors.dedup_restore import recent_cluster_items
 
     try:
         items = await asyncio.to_thread(lambda: list(recent_cluster_items(settings)))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from newsflow.identity import canonical_url
+from newsflow.core.identity import canonical_url
 
 MAX_BODY_CHARS = 1_000_000
 EntityType = Literal["PERS", "LOC", "ORG", "MISC"]
@@ -79,7 +79,7 @@ class Entity(BaseModel):
     evidence: EntityEvidence = "gazetteer"
 
 
-class Topic(BaseModel):
+class TopicTag(BaseModel):
     label: str
     score: float = Field(ge=0)
     evidence: list[str] = Field(default_factory=list, description="matched lexicon terms")
@@ -103,7 +103,7 @@ class EnrichedArticle(BaseModel):
     published_at: datetime | None = None
     ingested_at: datetime
     entities: list[Entity] = Field(default_factory=list)
-    topics: list[Topic] = Field(default_factory=list)
+    topics: list[TopicTag] = Field(default_factory=list)
     cluster_id: str | None = None
     processing: Processing
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import NotFoundError, helpers
 
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
 
 
 def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, float]]:
     """(id, cluster_id, text, ts) of articles ingested within the dedup window, oldest first."""
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     query = {
         "query": {
             "range": {"ingested_at": {"gte": f"now-{int(settings.dedup_max_age_days * 24)}h"}}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsflow.cli import app
+from newsflow.core.clients import elasticsearch_client
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from ingest.search import SearchResults
 
 
-@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="words or a name, Arabic or not; '' lists newest")],
     topic: Annotated[str | None, typer.Option(help="only articles with this topic label")] = None,
@@ -30,15 +29,14 @@ def search(
 
     Exact spellings rank first; وبوتين / لبوتين and أوكرانيا / اوكرانيا still match."""
     import orjson
-    from elasticsearch import Elasticsearch
     from rich.console import Console
 
     from ingest.search import SearchError
     from ingest.search import search as run_search
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
 
     settings = get_settings()
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         results = run_search(es, settings, query, topic=topic, entity=entity, source=source,
                              since=since, limit=limit)

@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.commands.eval_cmd import eval_app
 
-
-@eval_app.command("topics")
 def topics(
     path: Annotated[
         Path,
@@ -26,7 +23,7 @@ def topics(
 ) -> None:
     """Micro and per-label precision, recall and F1 of the topic tags (taxonomy and threshold
     from settings: NEWSFLOW_TOPICS_FILE, NEWSFLOW_TOPICS_EXTRA_FILE, NEWSFLOW_TOPIC_THRESHOLD)."""
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
     from processors.eval_topics import EvalFileError, evaluate_topics
     from processors.topics import TaxonomyError, TopicTagger
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from newsflow.articles import DeadLetter
+from newsflow.core.contract import DeadLetter
 
 
 def validation_reason(exc: ValidationError) -> str:
@@ -22,8 +22,10 @@ def validation_reason(exc: ValidationError) -> str:
 
 
 INLINE_MAX_BYTES = 2 * 1024 * 1024
+# The dead-letter topic's max.message.bytes, and the largest request our producers send.
+DLQ_MAX_BYTES = 20 * 1024 * 1024
 # Dead letters must always be sendable: an unsendable one would block its partition. The DLQ
-# topic is created with max.message.bytes = 20 MiB (ingest/topics.py); this leaves room for JSON.
+# topic is created with max.message.bytes = DLQ_MAX_BYTES (20 MiB); this leaves room for JSON.
 KEPT_MAX_BYTES = 16 * 1024 * 1024
 
 

@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
 
-
-@app.command()
 def index(
     idle_seconds: Annotated[float | None, typer.Option(
         help="exit once idle this many seconds (default: run until stopped)")] = None,
@@ -22,7 +19,7 @@ def index(
     import logging
 
     from ingest.indexer import run_indexer
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
 
     settings = get_settings()
     logging.basicConfig(

@@ -9,13 +9,12 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
+from newsflow.cli.base import fail
 
 stack_app = typer.Typer(
     help="Local Kafka + Elasticsearch from Maven Central jars (no Docker).",
     no_args_is_help=True,
 )
-app.add_typer(stack_app, name="stack")
 
 DirOption = Annotated[
     Path | None,
@@ -29,11 +28,6 @@ OnlyOption = Annotated[
     str | None,
     typer.Option("--only", help="kafka or elasticsearch (default: both)", show_default=False),
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
 
 
 def _print_table(statuses: list[object]) -> None:
@@ -68,7 +62,7 @@ def up_cmd(directory: DirOption = None, only: OnlyOption = None) -> None:
         ensure_up(stack_dir=directory, only=only)
         _print_table(list(status(stack_dir=directory, only=only)))
     except StackError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @stack_app.command("down")
@@ -83,7 +77,7 @@ def down_cmd(
     try:
         stack_down(stack_dir=directory, only=only, grace=grace)
     except StackError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @stack_app.command("status")
@@ -94,7 +88,7 @@ def status_cmd(directory: DirOption = None, only: OnlyOption = None) -> None:
     try:
         statuses = status(stack_dir=directory, only=only)
     except StackError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _print_table(list(statuses))
     if not all(s.is_up for s in statuses):
         raise typer.Exit(1)
@@ -110,21 +104,21 @@ def logs_cmd(
     lines: Annotated[int, typer.Option("--lines", "-n", help="lines to show")] = 50,
 ) -> None:
     """Print the end of a service's log (the JVM's stdout and stderr)."""
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
     from newsflow.stack import SERVICES, StackConfig, StackError, tail_lines
     from newsflow.stack import follow as follow_log
 
     name = "elasticsearch" if service == "es" else service
     known = [*SERVICES, *(f"build-{s}" for s in SERVICES)]
     if name not in known:
-        raise _fail(f"Unknown log {service!r}; choose from {', '.join(known)}.")
+        raise fail(f"Unknown log {service!r}; choose from {', '.join(known)}.")
     try:
         cfg = StackConfig.from_settings(get_settings(), directory)
     except StackError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     path = cfg.log_file(name)
     if not path.exists() and not follow:
-        raise _fail(f"No log yet at {path} (has `newsflow stack up` run?).")
+        raise fail(f"No log yet at {path} (has `newsflow stack up` run?).")
     for line in tail_lines(path, lines):
         typer.echo(line)
     if follow:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from elasticsearch import Elasticsearch
-
 from ingest.es_setup import ensure_index
 from ingest.topics import ensure_topics
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
 
 
 def run_setup(settings: Settings) -> list[str]:
     lines = [f"topic {name}: {state}" for name, state in ensure_topics(settings).items()]
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         done = ensure_index(es, settings)
     finally:

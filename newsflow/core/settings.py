@@ -13,8 +13,10 @@ LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_ES = "http://127.0.0.1:9200"
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+def _default_stack_dir() -> Path:
+    """``.stack`` at the root of a source checkout; in the working directory when installed."""
+    root = Path(__file__).resolve().parents[2]
+    return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".stack"
 
 
 class Settings(BaseSettings):
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
     es_request_timeout: float = 30.0
 
     # Local stack
-    stack_dir: Path = Field(default_factory=lambda: _repo_root() / ".stack")
+    stack_dir: Path = Field(default_factory=_default_stack_dir)
     stack_es_heap: str = "1g"
     stack_kafka_heap: str = "512m"
     stack_start_timeout: float = 600.0
@@ -87,41 +89,6 @@ class Settings(BaseSettings):
 
     def is_local_default(self) -> bool:
         return self.kafka_bootstrap_servers == LOCAL_KAFKA and self.es_url == LOCAL_ES
-
-    def kafka_client_config(self) -> dict[str, object]:
-        """Connection keywords shared by kafka-python producers, consumers and admin clients."""
-        cfg: dict[str, object] = {
-            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
-            "security_protocol": self.kafka_security_protocol,
-        }
-        if self.kafka_sasl_mechanism:
-            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
-            cfg["sasl_plain_username"] = self.kafka_sasl_username
-            if self.kafka_sasl_password is not None:
-                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
-        if self.kafka_ssl_cafile:
-            cfg["ssl_cafile"] = str(self.kafka_ssl_cafile)
-        if self.kafka_ssl_certfile:
-            cfg["ssl_certfile"] = str(self.kafka_ssl_certfile)
-        if self.kafka_ssl_keyfile:
-            cfg["ssl_keyfile"] = str(self.kafka_ssl_keyfile)
-        return cfg
-
-    def es_client_kwargs(self) -> dict[str, object]:
-        kw: dict[str, object] = {
-            "hosts": self.es_url.split(","),
-            "request_timeout": self.es_request_timeout,
-        }
-        if self.es_api_key is not None:
-            kw["api_key"] = self.es_api_key.get_secret_value()
-        elif self.es_username:
-            password = self.es_password.get_secret_value() if self.es_password else ""
-            kw["basic_auth"] = (self.es_username, password)
-        if self.es_ca_file:
-            kw["ca_certs"] = str(self.es_ca_file)
-        if not self.es_verify_certs:
-            kw["verify_certs"] = False
-        return kw
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from newsflow.cli import app
 
-
-@app.command()
 def lag(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
@@ -21,7 +18,7 @@ def lag(
     from rich.table import Table
 
     from ingest.lag import consumer_lag
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
 
     rows = consumer_lag(get_settings())
     if as_json:

@@ -9,8 +9,6 @@ from typing import Annotated, Any
 
 import typer
 
-from newsflow.cli import app
-
 
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
@@ -60,7 +58,6 @@ def _print_table(report: dict[str, Any]) -> None:
     console.print(other)
 
 
-@app.command()
 def bench(
     limit: Annotated[int | None, typer.Option(
         min=1, help="articles to send (default: the whole corpus, 31,030)")] = None,
@@ -86,7 +83,7 @@ def bench(
     from rich.console import Console
 
     from newsflow.bench import BenchOptions, run_bench
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
 
     err = Console(stderr=True)
 

@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
 
-
-@app.command()
 def setup(
     partitions: Annotated[
         int | None,
@@ -17,8 +14,8 @@ def setup(
     ] = None,
 ) -> None:
     """Create what the pipeline needs. Safe to run again: existing things are left alone."""
-    from newsflow.settings import get_settings
-    from newsflow.setup import run_setup
+    from newsflow.core.settings import get_settings
+    from newsflow.provision import run_setup
 
     settings = get_settings()
     if partitions is not None:

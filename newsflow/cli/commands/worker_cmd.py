@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
 
-
-@app.command()
 def worker(
     web_port: Annotated[
         int, typer.Option(help="port for /health and Faust's web views; 0 disables them")
@@ -19,7 +16,7 @@ def worker(
     """Run the enrichment worker until SIGTERM or Ctrl-C (commits before exiting)."""
     from faust.worker import Worker
 
-    from processors.app import create_app
+    from processors.worker import create_app
 
     faust_app = create_app(web_port=web_port)  # raises on bad settings before Faust starts
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import orjson
 from pydantic import ValidationError
 
-from newsflow.articles import DeadLetter, EnrichedArticle, RawArticle
-from newsflow.deadletter import dead_letter, validation_reason
+from newsflow.core.contract import DeadLetter, EnrichedArticle, RawArticle
+from newsflow.core.deadletter import dead_letter, validation_reason
 from processors.enrich import Enricher
 
 

@@ -7,9 +7,13 @@ from typing import Any
 
 import orjson
 
-from newsflow.articles import SCHEMAS
+from newsflow.core.contract import SCHEMAS
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "deploy" / "schemas"
+
+def default_schema_dir() -> Path:
+    """``deploy/schemas`` of a source checkout; ``./schemas`` when running from an install."""
+    root = Path(__file__).resolve().parents[2]
+    return root / "deploy" / "schemas" if (root / "pyproject.toml").is_file() else Path("schemas")
 
 
 def schema_documents() -> dict[str, bytes]:
@@ -29,7 +33,7 @@ def schema_documents() -> dict[str, bytes]:
     return docs
 
 
-def export(directory: Path = SCHEMA_DIR) -> list[Path]:
+def export(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for fname, content in schema_documents().items():
@@ -39,7 +43,7 @@ def export(directory: Path = SCHEMA_DIR) -> list[Path]:
     return written
 
 
-def stale(directory: Path = SCHEMA_DIR) -> list[str]:
+def stale(directory: Path) -> list[str]:
     """File names whose content differs from what the code would export."""
     return [
         f

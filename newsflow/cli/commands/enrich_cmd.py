@@ -13,12 +13,9 @@ import orjson
 import typer
 from rich.console import Console
 
-from newsflow.cli import app
-
 err = Console(stderr=True)
 
 
-@app.command()
 def enrich(
     paths: Annotated[
         list[str],
@@ -36,10 +33,10 @@ def enrich(
 ) -> None:
     """Clean and enrich articles (entities, topics, near-duplicate clusters) into a JSONL file."""
     from ingest.readers import count_hint, iter_records
-    from newsflow.deadletter import dead_letter, encode_dead_letter
+    from newsflow.core.deadletter import dead_letter, encode_dead_letter
     from newsflow.progress import progress_bar
     from processors.enrich import Enricher
-    from processors.stage import Enriched, process_record
+    from processors.records import Enriched, process_record
 
     enricher = Enricher()
     total = count_hint(paths)

@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
-
 eval_app = typer.Typer(help="Measure enrichment quality on labelled data.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
 
 
 @eval_app.command("ner")
@@ -26,7 +23,7 @@ def ner(
     as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
 ) -> None:
     """Entity-level precision, recall and F1 (exact span and type), micro and per type."""
-    from newsflow.settings import get_settings
+    from newsflow.core.settings import get_settings
     from processors.eval_ner import evaluate_conll
 
     chosen = backend or get_settings().ner_backend

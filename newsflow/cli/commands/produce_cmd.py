@@ -10,12 +10,9 @@ import orjson
 import typer
 from rich.console import Console
 
-from newsflow.cli import app
-
 err = Console(stderr=True)
 
 
-@app.command()
 def produce(
     paths: Annotated[
         list[str],
@@ -31,8 +28,8 @@ def produce(
     """Validate articles and send them to Kafka, keyed by article id."""
     from ingest.producer import ArticleProducer
     from ingest.readers import count_hint, iter_records
+    from newsflow.core.settings import get_settings
     from newsflow.progress import progress_bar
-    from newsflow.settings import get_settings
 
     for p in paths:
         if p != "-" and not Path(p).exists():

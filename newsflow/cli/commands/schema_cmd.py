@@ -7,31 +7,31 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli import app
-
+DirOption = Annotated[
+    Path | None, typer.Option("--dir", help="default: deploy/schemas in a checkout, else ./schemas")
+]
 schema_app = typer.Typer(help="JSON Schema of the article contract.", no_args_is_help=True)
-app.add_typer(schema_app, name="schema")
 
 
 @schema_app.command("export")
 def export_cmd(
-    directory: Annotated[Path | None, typer.Option("--dir", help="default: deploy/schemas")] = None,
+    directory: DirOption = None,
 ) -> None:
     """Write raw_article, enriched_article and dead_letter schemas."""
-    from newsflow.schema_export import SCHEMA_DIR, export
+    from newsflow.core.schema import default_schema_dir, export
 
-    for path in export(directory or SCHEMA_DIR):
+    for path in export(directory or default_schema_dir()):
         typer.echo(path)
 
 
 @schema_app.command("check")
 def check_cmd(
-    directory: Annotated[Path | None, typer.Option("--dir", help="default: deploy/schemas")] = None,
+    directory: DirOption = None,
 ) -> None:
     """Exit 1 if the exported files differ from the code."""
-    from newsflow.schema_export import SCHEMA_DIR, stale
+    from newsflow.core.schema import default_schema_dir, stale
 
-    bad = stale(directory or SCHEMA_DIR)
+    bad = stale(directory or default_schema_dir())
     if bad:
         typer.echo(f"out of date: {', '.join(bad)} (run `newsflow schema export`)", err=True)
         raise typer.Exit(1)
