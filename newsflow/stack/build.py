@@ -10,7 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from newsflow.stack.config import BUILD_STAMP, INSTALL_HINT, Say, StackConfig, StackError, _print
+from newsflow.stack.config import (
+    BUILD_STAMP,
+    INSTALL_HINT,
+    Say,
+    StackConfig,
+    StackError,
+    print_stderr,
+)
 from newsflow.stack.formats import java_major_from_version_output, maven_failure_message
 
 
@@ -80,7 +87,7 @@ def is_built(cfg: StackConfig, service: str) -> bool:
     return stamp.read_text().strip() == build_digest(cfg.deploy_dir / service)
 
 
-def build(cfg: StackConfig, service: str, java: Path, say: Say = _print) -> None:
+def build(cfg: StackConfig, service: str, java: Path, say: Say = print_stderr) -> None:
     """Run the service's pom; jars land in ``<stack>/<service>/lib``."""
     mvn = find_mvn()
     lib = cfg.lib_dir(service)

@@ -37,7 +37,7 @@ INSTALL_HINT = (
     "or point JAVA_HOME at a JDK (a Temurin JDK in /usr/lib/jvm is found automatically)."
 )
 
-_MAVEN_NETWORK_PATTERNS = (
+MAVEN_NETWORK_PATTERNS = (
     "Could not transfer artifact",
     "Could not resolve dependencies",
     "Could not find artifact",
@@ -58,7 +58,7 @@ class StackError(RuntimeError):
     """A failure the user can act on; the message says what to do."""
 
 
-def _print(message: str) -> None:
+def print_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -131,7 +131,7 @@ def local_port(what: str, address: str, *, default: int) -> int:
     return parts.port or default
 
 
-def _services(only: Sequence[str] | str | None) -> list[str]:
+def selected_services(only: Sequence[str] | str | None) -> list[str]:
     if only is None:
         return list(SERVICES)
     wanted = [only] if isinstance(only, str) else list(only)
@@ -143,5 +143,5 @@ def _services(only: Sequence[str] | str | None) -> list[str]:
     return [s for s in SERVICES if s in chosen]
 
 
-def _config(settings: Settings | None, stack_dir: Path | None) -> StackConfig:
+def stack_config(settings: Settings | None, stack_dir: Path | None) -> StackConfig:
     return StackConfig.from_settings(settings or get_settings(), stack_dir)

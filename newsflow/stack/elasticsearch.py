@@ -12,7 +12,7 @@ from typing import Any
 
 from newsflow.stack.build import java_major
 from newsflow.stack.config import ELASTICSEARCH, ES_MAIN_CLASS, StackConfig
-from newsflow.stack.kafka import _jvm_common
+from newsflow.stack.kafka import jvm_common_args
 
 
 def es_home(cfg: StackConfig) -> Path:
@@ -24,7 +24,7 @@ def es_argv(cfg: StackConfig, java: Path) -> list[str]:
     native = ["--enable-native-access=ALL-UNNAMED"] if (java_major(java) or 0) >= 22 else []
     return [
         str(java),
-        *_jvm_common(cfg, ELASTICSEARCH, cfg.es_heap),
+        *jvm_common_args(cfg, ELASTICSEARCH, cfg.es_heap),
         *native,
         "-cp",
         f"{cfg.lib_dir(ELASTICSEARCH)}/*",

@@ -48,22 +48,22 @@ def follow(path: Path, out: TextIO, *, poll: float = POLL_SECONDS) -> None:
         time.sleep(poll)
 
 
-def _log_excerpt(path: Path, n: int = 25) -> str:
+def log_excerpt(path: Path, n: int = 25) -> str:
     lines = tail_lines(path, n)
-    # Only this start's lines: _spawn writes a "=== " header before each start.
+    # Only this start's lines: spawn writes a "=== " header before each start.
     starts = [i for i, line in enumerate(lines) if line.startswith("=== ")]
     lines = lines[starts[-1] :] if starts else lines
     shown = "\n".join(f"    {line}" for line in lines) if lines else "    (log is empty)"
     return f"Last lines of {path}:\n{shown}"
 
 
-def _rotate_if_large(path: Path) -> None:
+def rotate_if_large(path: Path) -> None:
     if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
         path.replace(path.with_name(path.name + ".1"))
 
 
 @contextlib.contextmanager
-def _locked(cfg: StackConfig, say: Say) -> Iterator[None]:
+def locked(cfg: StackConfig, say: Say) -> Iterator[None]:
     """Serialise up/down on one stack dir, e.g. a test fixture racing a developer's shell."""
     lock_path = cfg.stack_dir / "run" / "stack.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def _locked(cfg: StackConfig, say: Say) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _phase(say: Say, label: str) -> Iterator[None]:
+def phase(say: Say, label: str) -> Iterator[None]:
     started = time.monotonic()
     yield
     say(f"{label}: {time.monotonic() - started:.1f} s")

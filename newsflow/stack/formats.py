@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsflow.stack.config import _MAVEN_NETWORK_PATTERNS, MARKER_DIR
+from newsflow.stack.config import MARKER_DIR, MAVEN_NETWORK_PATTERNS
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -83,7 +83,7 @@ def maven_failure_message(service: str, output: str, log_file: Path) -> str:
     """Turn a failed Maven run into advice: download problems are retryable, others are not."""
     errors = [line for line in output.splitlines() if line.startswith("[ERROR]") and line[8:]]
     tail = "\n".join(errors[:8] or _tail_of_text(output, 15))
-    if any(p.lower() in output.lower() for p in _MAVEN_NETWORK_PATTERNS):
+    if any(p.lower() in output.lower() for p in MAVEN_NETWORK_PATTERNS):
         return (
             f"Maven could not download the {service} jars. Run `newsflow stack up` again "
             "(finished downloads stay cached in ~/.m2). If it keeps failing, check that mvn "

@@ -18,9 +18,9 @@ from newsflow.stack.config import (
     Say,
     StackConfig,
     StackError,
-    _print,
+    print_stderr,
 )
-from newsflow.stack.files import _log_excerpt
+from newsflow.stack.files import log_excerpt
 from newsflow.stack.formats import new_cluster_id, render_properties
 
 
@@ -69,7 +69,7 @@ def _cluster_id(cfg: StackConfig) -> str:
     return cid
 
 
-def _jvm_common(cfg: StackConfig, service: str, heap: str) -> list[str]:
+def jvm_common_args(cfg: StackConfig, service: str, heap: str) -> list[str]:
     return [f"-Xms{heap}", f"-Xmx{heap}", *cfg.markers(service)]
 
 
@@ -77,7 +77,7 @@ def _kafka_log4j() -> str:
     return f"-Dlog4j.configuration=file:{DEPLOY_DIR / KAFKA / 'log4j.properties'}"
 
 
-def format_kafka_storage(cfg: StackConfig, java: Path, say: Say = _print) -> bool:
+def format_kafka_storage(cfg: StackConfig, java: Path, say: Say = print_stderr) -> bool:
     """Format the KRaft log dir once. StorageTool calls System.exit, hence its own JVM."""
     properties = write_kafka_properties(cfg)
     if (_kafka_data_dir(cfg) / "meta.properties").exists():
@@ -104,7 +104,7 @@ def format_kafka_storage(cfg: StackConfig, java: Path, say: Say = _print) -> boo
     with log.open("a") as fh:
         fh.write(f"=== format storage: {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
     if proc.returncode != 0:
-        raise StackError(f"Formatting Kafka storage failed.\n{_log_excerpt(log)}")
+        raise StackError(f"Formatting Kafka storage failed.\n{log_excerpt(log)}")
     say(f"kafka: formatted storage in {_kafka_data_dir(cfg)}")
     return True
 
@@ -112,7 +112,7 @@ def format_kafka_storage(cfg: StackConfig, java: Path, say: Say = _print) -> boo
 def kafka_argv(cfg: StackConfig, java: Path) -> list[str]:
     return [
         str(java),
-        *_jvm_common(cfg, KAFKA, cfg.kafka_heap),
+        *jvm_common_args(cfg, KAFKA, cfg.kafka_heap),
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",

@@ -23,21 +23,21 @@ from newsflow.stack.config import (
     Say,
     StackConfig,
     StackError,
-    _config,
-    _print,
-    _services,
+    print_stderr,
+    selected_services,
+    stack_config,
 )
 from newsflow.stack.elasticsearch import es_argv, es_ready, es_version
-from newsflow.stack.files import _locked, _log_excerpt, _phase
+from newsflow.stack.files import locked, log_excerpt, phase
 from newsflow.stack.kafka import format_kafka_storage, kafka_argv, kafka_ready, kafka_version
 from newsflow.stack.processes import (
-    _spawn,
-    _write_pid,
     check_ports,
     find_processes,
     port_holder,
     port_is_free,
     port_mismatch,
+    spawn,
+    write_pid,
 )
 
 
@@ -84,8 +84,8 @@ def status(
     only: Sequence[str] | str | None = None,
 ) -> list[ServiceStatus]:
     """Health of each service of the local stack (no side effects)."""
-    cfg = _config(settings, stack_dir)
-    return [service_status(cfg, s) for s in _services(only)]
+    cfg = stack_config(settings, stack_dir)
+    return [service_status(cfg, s) for s in selected_services(only)]
 
 
 def is_up(
@@ -101,22 +101,22 @@ def _prepare(cfg: StackConfig, service: str, java: Path, say: Say) -> None:
     if is_built(cfg, service):
         say(f"{service}: jars present in {cfg.lib_dir(service)}")
     else:
-        with _phase(say, f"{service}: build"):
+        with phase(say, f"{service}: build"):
             build(cfg, service, java, say)
     if service == KAFKA:
-        with _phase(say, "kafka: storage"):
+        with phase(say, "kafka: storage"):
             format_kafka_storage(cfg, java, say)
 
 
 def _start(cfg: StackConfig, service: str, java: Path) -> subprocess.Popen[bytes]:
     argv = kafka_argv(cfg, java) if service == KAFKA else es_argv(cfg, java)
-    return _spawn(cfg, service, argv)
+    return spawn(cfg, service, argv)
 
 
 def _died_message(cfg: StackConfig, service: str, code: int | None) -> str:
     return (
         f"{service} exited (code {code}) before becoming ready. "
-        f"See `newsflow stack logs {service}`.\n{_log_excerpt(cfg.log_file(service))}"
+        f"See `newsflow stack logs {service}`.\n{log_excerpt(cfg.log_file(service))}"
     )
 
 
@@ -124,7 +124,7 @@ def _timeout_message(cfg: StackConfig, service: str, seconds: float) -> str:
     return (
         f"{service} did not become ready within {seconds:.0f} s (NEWSFLOW_STACK_START_TIMEOUT). "
         f"It is still running; `newsflow stack down` stops it.\n"
-        f"{_log_excerpt(cfg.log_file(service))}"
+        f"{log_excerpt(cfg.log_file(service))}"
     )
 
 
@@ -143,7 +143,7 @@ def wait_ready(
     cfg: StackConfig,
     pending: Mapping[str, subprocess.Popen[bytes] | psutil.Process],
     started: Mapping[str, float],
-    say: Say = _print,
+    say: Say = print_stderr,
 ) -> None:
     """Poll until every pending service answers; fail fast if one dies."""
     deadline = time.monotonic() + cfg.start_timeout
@@ -177,15 +177,15 @@ def ensure_up(
     *,
     stack_dir: Path | None = None,
     only: Sequence[str] | str | None = None,
-    say: Say = _print,
+    say: Say = print_stderr,
 ) -> None:
     """Start whatever part of the stack is not running and wait until it is healthy.
     A no-op (that says so) when everything is already up; needs the network only the first time
     (Maven downloads)."""
-    cfg = _config(settings, stack_dir)
-    services = _services(only)
+    cfg = stack_config(settings, stack_dir)
+    services = selected_services(only)
     total = time.monotonic()
-    with _locked(cfg, say):
+    with locked(cfg, say):
         pending: dict[str, subprocess.Popen[bytes] | psutil.Process] = {}
         started: dict[str, float] = {}
         for service in services:
@@ -195,7 +195,7 @@ def ensure_up(
                 mismatch = port_mismatch(cfg, service, procs[0])
                 if mismatch:
                     raise StackError(mismatch)
-                _write_pid(cfg, service, procs[0].pid)
+                write_pid(cfg, service, procs[0].pid)
                 if _probe(cfg, service):
                     say(f"{service}: already up at {cfg.address(service)} (pid {procs[0].pid})")
                     continue
@@ -219,14 +219,14 @@ def stack_down(
     stack_dir: Path | None = None,
     only: Sequence[str] | str | None = None,
     grace: float = STOP_GRACE_SECONDS,
-    say: Say = _print,
+    say: Say = print_stderr,
 ) -> None:
     """SIGTERM our JVMs (clean shutdown), SIGKILL what is left after ``grace`` seconds."""
-    cfg = _config(settings, stack_dir)
+    cfg = stack_config(settings, stack_dir)
     total = time.monotonic()
-    with _locked(cfg, say):
+    with locked(cfg, say):
         procs: list[psutil.Process] = []
-        for service in _services(only):
+        for service in selected_services(only):
             found = find_processes(cfg, service)
             if not found:
                 say(f"{service}: not running")
@@ -241,6 +241,6 @@ def stack_down(
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
         psutil.wait_procs(alive, timeout=10)
-        for service in _services(only):
+        for service in selected_services(only):
             cfg.pid_file(service).unlink(missing_ok=True)
     say(f"stack down: {time.monotonic() - total:.1f} s")

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from newsflow.stack.config import MARKER_DIR, StackConfig, StackError
-from newsflow.stack.files import _rotate_if_large
+from newsflow.stack.files import rotate_if_large
 from newsflow.stack.formats import PortHolder, port_in_use_message
 
 
@@ -75,7 +75,7 @@ def port_mismatch(cfg: StackConfig, service: str, proc: psutil.Process) -> str |
     )
 
 
-def _write_pid(cfg: StackConfig, service: str, pid: int) -> None:
+def write_pid(cfg: StackConfig, service: str, pid: int) -> None:
     path = cfg.pid_file(service)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{pid}\n")
@@ -119,12 +119,12 @@ def check_ports(cfg: StackConfig, service: str) -> None:
 _SPAWNED: list[subprocess.Popen[bytes]] = []
 
 
-def _spawn(cfg: StackConfig, service: str, argv: list[str]) -> subprocess.Popen[bytes]:
+def spawn(cfg: StackConfig, service: str, argv: list[str]) -> subprocess.Popen[bytes]:
     """Start a JVM detached from this process (own session: survives the CLI, and Ctrl-C in
     the shell does not reach it), logging to logs/<service>.log."""
     log = cfg.log_file(service)
     log.parent.mkdir(parents=True, exist_ok=True)
-    _rotate_if_large(log)
+    rotate_if_large(log)
     cwd = cfg.service_dir(service)
     cwd.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as fh:
@@ -141,5 +141,5 @@ def _spawn(cfg: StackConfig, service: str, argv: list[str]) -> subprocess.Popen[
             close_fds=True,
         )
     _SPAWNED.append(proc)
-    _write_pid(cfg, service, proc.pid)
+    write_pid(cfg, service, proc.pid)
     return proc
