@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from newsflow.core.arabic import PREFIXES, SUFFIXES, TAA_SUFFIXES, fold_text, st
 from newsflow.core.contract import TopicTag
 from newsflow.core.settings import Settings
 
-BUNDLED_TAXONOMY = Path(__file__).resolve().parent / "data" / "topics.yaml"
+# Package data, so an installed wheel finds it outside a checkout.
+BUNDLED_TAXONOMY: Traversable = resources.files("processors") / "data" / "topics.yaml"
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # --- taxonomy file --------------------------------------------------------------------------
@@ -120,7 +123,7 @@ class TaxonomyFile(BaseModel):
         return v
 
 
-def load_taxonomy_file(path: Path) -> TaxonomyFile:
+def load_taxonomy_file(path: Path | Traversable) -> TaxonomyFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -23,7 +23,7 @@ class BenchOptions:
 
 def default_corpus() -> Path:
     # ``<repo>/../shared``: where the team's corpora live next to a checkout.
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "saudinewsnet"
+    return Path(__file__).resolve().parents[3] / "shared" / "corpora" / "saudinewsnet"
 
 
 def corpus_files(corpus: Path | None) -> list[Path]:
