@@ -19,7 +19,7 @@ from processors.topics import (
     merge_taxonomies,
 )
 
-DEV = Path(__file__).parent / "data" / "topics_dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "data" / "topics_dev.jsonl"
 LABELS = {
     "politics",
     "conflict",
