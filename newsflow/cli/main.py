@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from newsflow.cli.base import friendly_message
+from newsflow.cli.base import friendly_message, preflight
 from newsflow.cli.commands import (
     bench_cmd,
     enrich_cmd,
@@ -42,12 +43,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
     ] = False,
 ) -> None:
     """Arabic-first streaming news ingestion: Kafka -> Faust enrichment -> Elasticsearch."""
+    if not {"--help", "-h"} & set(sys.argv[1:]):
+        preflight(ctx.invoked_subcommand)
 
 
 app.add_typer(stack_cmd.stack_app, name="stack")

@@ -191,9 +191,8 @@ def _wait(
                     f"{log_excerpt(stack.inner.log_file(service))}"
                 )
             if _ready(stack, creds, service):
-                say(
-                    f"{service}: ready at {stack.address(service)}, {time.monotonic() - start:.1f} s"
-                )
+                elapsed = time.monotonic() - start
+                say(f"{service}: ready at {stack.address(service)}, {elapsed:.1f} s")
                 del pending[service]
         if pending and time.monotonic() > deadline:
             raise StackError(
@@ -222,9 +221,8 @@ def secure_up(stack: SecureStack, say: Say = print_stderr) -> None:
         if not running[PROXY]:
             _wait(stack, creds, {PROXY: _start_proxy(stack, creds)}, say)
         write_client_envs(stack, creds)
-    say(
-        f"secure stack up: {time.monotonic() - total:.1f} s; client settings in {stack.stack_dir}/*.env"
-    )
+    elapsed = time.monotonic() - total
+    say(f"secure stack up: {elapsed:.1f} s; client settings in {stack.stack_dir}/*.env")
 
 
 def secure_status(stack: SecureStack) -> list[ServiceStatus]:
