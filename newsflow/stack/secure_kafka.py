@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from newsflow.core.redact import register_secret
 from newsflow.stack.config import KAFKA, StackConfig
 from newsflow.stack.formats import render_properties
 from newsflow.stack.kafka import _quiet_logger, _tcp_open
@@ -107,6 +108,7 @@ def write_secure_properties(
 
 def admin_config(cfg: StackConfig, tls: TlsFiles, creds: Credentials) -> dict[str, Any]:
     """kafka-python keywords for the stack's own admin connection (PLAIN over TLS)."""
+    register_secret(creds.kafka_admin_password)  # kafka-python logs its config at DEBUG
     return {
         "bootstrap_servers": [f"127.0.0.1:{cfg.kafka_port}"],
         "security_protocol": "SASL_SSL",

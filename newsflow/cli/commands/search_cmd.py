@@ -30,6 +30,7 @@ def search(
     Exact spellings rank first; وبوتين / لبوتين and أوكرانيا / اوكرانيا still match."""
     import orjson
     from rich.console import Console
+    from rich.markup import escape
 
     from ingest.search import SearchError
     from ingest.search import search as run_search
@@ -41,7 +42,9 @@ def search(
         results = run_search(es, settings, query, topic=topic, entity=entity, source=source,
                              since=since, limit=limit)
     except SearchError as exc:
-        Console(stderr=True).print(f"[bold red]search failed:[/] {exc}", highlight=False)
+        # escape: an Elasticsearch reason such as "[/news/_search]" reads as a closing tag.
+        message = escape(str(exc))
+        Console(stderr=True).print(f"[bold red]search failed:[/] {message}", highlight=False)
         raise typer.Exit(2) from exc
     finally:
         es.close()
