@@ -53,6 +53,29 @@ def speaks_tls(host: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
+def _requires_client_cert(settings: Settings, host: str, port: int) -> bool:
+    """With TLS 1.3 a server that wants a client certificate completes the handshake and then
+    sends an alert: read it (the client speaks first in Kafka, so silence means no alert)."""
+    context = kafka_ssl_context(settings)
+    if context is None:
+        return False
+    try:
+        with (
+            socket.create_connection((host, port), timeout=3.0) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            tls.settimeout(2.0)
+            tls.recv(1)
+    except ssl.SSLError as exc:
+        # OpenSSL names TLS 1.3's certificate_required; Java's server sends bad_certificate.
+        return any(
+            alert in str(exc).lower() for alert in ("certificate required", "bad certificate")
+        )
+    except OSError:
+        return False
+    return False
+
+
 def _tls_failure(what: str, exc: ssl.SSLError, ca_var: str, cert_vars: str) -> str | None:
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or "certificate verify failed"
@@ -113,7 +136,18 @@ def _kafka_message(settings: Settings, exc: BaseException, host: str, port: int)
     if protocol in ("PLAINTEXT", "SASL_PLAINTEXT") and speaks_tls(host, port):
         wanted = "SASL_SSL" if protocol == "SASL_PLAINTEXT" else "SSL or SASL_SSL"
         return f"{what} expects TLS but {PROTOCOL} is {protocol}; set {PROTOCOL}={wanted}"
-    if protocol in ("PLAINTEXT", "SSL") and "closed" in str(exc).lower():
+    closed = "closed" in str(exc).lower()
+    if closed and protocol in ("SSL", "SASL_SSL") and _requires_client_cert(settings, host, port):
+        if settings.kafka_ssl_certfile:
+            return (
+                f"{what} rejected the client certificate; check NEWSFLOW_KAFKA_SSL_CERTFILE and "
+                "NEWSFLOW_KAFKA_SSL_KEYFILE (signed by a CA the broker trusts?)"
+            )
+        return (
+            f"{what} requires a client certificate; set NEWSFLOW_KAFKA_SSL_CERTFILE and "
+            "NEWSFLOW_KAFKA_SSL_KEYFILE"
+        )
+    if protocol in ("PLAINTEXT", "SSL") and closed:
         return (
             f"{what} closed the connection before answering (a SASL listener?); set "
             f"{PROTOCOL}=SASL_SSL with NEWSFLOW_KAFKA_SASL_MECHANISM, _USERNAME and _PASSWORD"
@@ -135,6 +169,26 @@ def check_kafka(settings: Settings, timeout: float = 10.0) -> None:
             raise ConnectionSettingsError(message) from None
 
 
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error under elastic-transport's and urllib3's wrappers."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(e for e in getattr(current, "errors", ()) if isinstance(e, BaseException))
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return None
+
+
 def _es_credential_vars(settings: Settings) -> str:
     if settings.es_api_key is not None:
         return "check NEWSFLOW_ES_API_KEY"
@@ -153,8 +207,7 @@ def _es_message(settings: Settings, exc: BaseException) -> str | None:
     if isinstance(exc, AuthenticationException):
         return f"{what} rejected the credentials (401); {_es_credential_vars(settings)}"
     if isinstance(exc, TlsError):
-        cause = exc.errors[0] if exc.errors else exc
-        inner = cause if isinstance(cause, ssl.SSLError) else cause.__context__
+        inner = _ssl_cause(exc)
         if isinstance(inner, ssl.SSLError):
             message = _tls_failure(what, inner, "NEWSFLOW_ES_CA_FILE", "a client certificate")
             if message and message.endswith("does not speak TLS"):
