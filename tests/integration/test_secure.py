@@ -9,6 +9,7 @@ every secret of the run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -146,19 +147,42 @@ def _settings(env: dict[str, str]) -> Settings:
 def _wait_lag_zero(
     secure: Secure, env: dict[str, str], timeout: float = 120
 ) -> list[dict[str, object]]:
-    deadline = time.monotonic() + timeout
-    rows: list[dict[str, object]] = []
+    """Polls in process (cheap), then asks the `newsflow lag` command once."""
+    from ingest.lag import consumer_lag
+
+    settings, deadline = _settings(env), time.monotonic() + timeout
     while time.monotonic() < deadline:
-        proc = secure.run(env, "lag", "--json")
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        rows = orjson.loads(proc.stdout)
-        if rows and all(r["lag"] == 0 and r["committed"] is not None for r in rows if r["end"]):
-            return rows
+        rows = consumer_lag(settings)
+        if rows and all(r.lag == 0 and r.committed is not None for r in rows if r.end):
+            break
         time.sleep(1)
-    raise AssertionError(f"lag never reached 0: {rows}")
+    proc = secure.run(env, "lag", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows_json: list[dict[str, object]] = orjson.loads(proc.stdout)
+    assert rows_json and all(r["lag"] == 0 for r in rows_json), rows_json
+    return rows_json
 
 
-def test_pipeline_over_scram_tls_and_es_api_key(secure: Secure) -> None:
+def _in_process_debug_run(
+    secure: Secure, env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> str:
+    """Lag and a search from this process with every logger at DEBUG (the CLI commands set up
+    no DEBUG handler): what kafka-python and elastic-transport log at their most verbose."""
+    from ingest.lag import consumer_lag
+
+    settings = _settings(env)
+    with caplog.at_level(logging.DEBUG):
+        assert consumer_lag(settings)
+        es = elasticsearch_client(settings)
+        es.search(index=settings.es_alias, size=1)
+        es.close()
+    secure.outputs.append(f"=== in-process DEBUG\n{caplog.text}")
+    return caplog.text
+
+
+def test_pipeline_over_scram_tls_and_es_api_key(
+    secure: Secure, caplog: pytest.LogCaptureFixture
+) -> None:
     env = secure.env("scram", "apikey")
     setup = secure.run(env, "setup")
     assert setup.returncode == 0, setup.stderr[-3000:]
@@ -190,12 +214,15 @@ def test_pipeline_over_scram_tls_and_es_api_key(secure: Secure) -> None:
         _stop(procs, secure)
     for args in (["--help"], ["stack", "up", "--help"], ["worker", "--help"], ["setup", "--help"]):
         assert secure.run(env, *args).returncode == 0
+    debug = _in_process_debug_run(secure, env, caplog)
     _assert_no_secret(secure, "scram")
-    # The grep above can fail: kafka-python really did log its configuration (masked) at DEBUG.
-    assert "sasl_plain_password': '**********'" in "\n".join(secure.outputs)
+    # The grep above can fail: kafka-python really logs its configuration at DEBUG (masked here).
+    assert "'sasl_plain_password': '**********'" in debug
 
 
-def test_plain_over_sasl_ssl_with_system_ca_store_and_basic_auth(secure: Secure) -> None:
+def test_plain_over_sasl_ssl_with_system_ca_store_and_basic_auth(
+    secure: Secure, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Confluent-Cloud style: SASL_SSL + PLAIN and no CA file (a public CA is in the system
     store; SSL_CERT_FILE puts our CA there for this run). Elasticsearch with basic auth."""
     env = secure.env("plain", "basic", SSL_CERT_FILE=str(secure.stack.tls.ca_cert))
@@ -209,7 +236,11 @@ def test_plain_over_sasl_ssl_with_system_ca_store_and_basic_auth(secure: Secure)
         proc = secure.run(env, *args)
         assert proc.returncode == 0, f"{args}: {proc.stderr[-3000:]}"
     assert orjson.loads(proc.stdout)["total"] == 0  # nothing indexed: no worker ran
+    monkeypatch.setenv("SSL_CERT_FILE", env["SSL_CERT_FILE"])
+    debug = _in_process_debug_run(secure, env, caplog)
     _assert_no_secret(secure, "plain")
+    # PLAIN sends the password itself: kafka-python logs those bytes at DEBUG (masked here).
+    assert "SaslAuthenticateRequest" in debug and "\\x00newsflow\\x00**********" in debug
 
 
 def test_mutual_tls(secure: Secure) -> None:
