@@ -25,7 +25,7 @@ import pytest
 
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
-from newsflow.runner import READY_LINE, SAMPLES, wait_for_log
+from newsflow.runner import SAMPLES, free_port, wait_worker_ready
 from newsflow.stack.secure import SecureStack, secure_down, secure_stack, secure_status, secure_up
 from newsflow.stack.secure_certs import make_ca, write_ca
 from newsflow.stack.secure_env import client_env
@@ -35,6 +35,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 SAMPLE_COUNT = sum(1 for line in SAMPLES.read_text().splitlines() if line.strip())
+SAMPLES_FILE = str(SAMPLES)  # package data in the source tree: a real path
 
 
 @dataclass
@@ -187,13 +188,14 @@ def test_pipeline_over_scram_tls_and_es_api_key(
     setup = secure.run(env, "setup")
     assert setup.returncode == 0, setup.stderr[-3000:]
     assert "created" in setup.stdout + setup.stderr
+    port = free_port()
     procs = [
-        _start(secure, env, "worker", "worker", "--web-port", "0", "--loglevel", "debug"),
+        _start(secure, env, "worker", "worker", "--web-port", str(port), "--loglevel", "debug"),
         _start(secure, env, "indexer", "index"),
     ]
     try:
-        wait_for_log(procs[0][1], READY_LINE, procs[0][0])
-        produced = secure.run(env, "produce", str(SAMPLES), "--json", "--quiet")
+        wait_worker_ready(f"http://127.0.0.1:{port}/health", procs[0][0], procs[0][1])
+        produced = secure.run(env, "produce", SAMPLES_FILE, "--json", "--quiet")
         assert produced.returncode == 0, produced.stderr[-3000:]
         assert orjson.loads(produced.stdout)["sent"] == SAMPLE_COUNT
         settings = _settings(env)
@@ -229,7 +231,7 @@ def test_plain_over_sasl_ssl_with_system_ca_store_and_basic_auth(
     del env["NEWSFLOW_KAFKA_SSL_CAFILE"]
     for args in (
         ["setup"],
-        ["produce", str(SAMPLES), "--json", "--quiet"],
+        ["produce", SAMPLES_FILE, "--json", "--quiet"],
         ["lag", "--json"],
         ["search", "بوتين", "--json"],
     ):
@@ -245,7 +247,7 @@ def test_plain_over_sasl_ssl_with_system_ca_store_and_basic_auth(
 
 def test_mutual_tls(secure: Secure) -> None:
     env = secure.env("mtls", "apikey")
-    for args in (["setup"], ["produce", str(SAMPLES), "--json", "--quiet"]):
+    for args in (["setup"], ["produce", SAMPLES_FILE, "--json", "--quiet"]):
         proc = secure.run(env, *args)
         assert proc.returncode == 0, f"{args}: {proc.stderr[-3000:]}"
     lag = secure.run(env, "lag", "--json")
