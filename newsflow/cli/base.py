@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Which services a command connects to: checked up front (newsflow.core.preflight) so that a
 # wrong password, CA or protocol fails in a second with a line naming the setting.
@@ -35,6 +41,17 @@ def preflight(command: str | None) -> None:
         checks.check_kafka(settings)
     if "es" in services and settings.es_url != LOCAL_ES:
         checks.check_elasticsearch(settings)
+
+
+def checked_first(command: str, func: F) -> F:
+    """``func`` (a command) runs ``preflight(command)`` first; --help never gets that far."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        preflight(command)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def settings_error(exc: BaseException) -> str | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from newsflow.cli.base import friendly_message, preflight
+from newsflow.cli.base import checked_first, friendly_message
 from newsflow.cli.commands import (
     bench_cmd,
     enrich_cmd,
@@ -43,30 +42,27 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
     ] = False,
 ) -> None:
     """Arabic-first streaming news ingestion: Kafka -> Faust enrichment -> Elasticsearch."""
-    if not {"--help", "-h"} & set(sys.argv[1:]):
-        preflight(ctx.invoked_subcommand)
 
 
 app.add_typer(stack_cmd.stack_app, name="stack")
-app.command("setup")(setup_cmd.setup)
+app.command("setup")(checked_first("setup", setup_cmd.setup))
 app.add_typer(schema_cmd.schema_app, name="schema")
-app.command("produce")(produce_cmd.produce)
-app.command("worker")(worker_cmd.worker)
-app.command("index")(index_cmd.index)
-app.command("lag")(lag_cmd.lag)
-app.command("run")(run_cmd.run)
-app.command("search")(search_cmd.search)
+app.command("produce")(checked_first("produce", produce_cmd.produce))
+app.command("worker")(checked_first("worker", worker_cmd.worker))
+app.command("index")(checked_first("index", index_cmd.index))
+app.command("lag")(checked_first("lag", lag_cmd.lag))
+app.command("run")(checked_first("run", run_cmd.run))
+app.command("search")(checked_first("search", search_cmd.search))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 app.add_typer(eval_cmd.eval_app, name="eval")
-app.command("bench")(bench_cmd.bench)
+app.command("bench")(checked_first("bench", bench_cmd.bench))
 
 
 def main() -> None:
