@@ -75,3 +75,35 @@ def original_bytes(dl: DeadLetter) -> bytes:
 
 def encode_dead_letter(dl: DeadLetter) -> bytes:
     return orjson.dumps(dl.model_dump(mode="json", exclude_none=True))
+
+
+# Successive budgets for the original when a dead letter is itself refused as too large (a DLQ
+# topic created with a smaller max.message.bytes than ours): each refusal moves one step down,
+# the last keeps no original at all, so a dead letter always gets through in a bounded number of
+# sends. The full record stays readable at its source coordinates, which the reason names.
+SHRINK_BUDGETS = (512 * 1024, 64 * 1024, 0)
+
+
+def shrink_dead_letter(dl: DeadLetter, step: int) -> DeadLetter:
+    """``dl`` with its original cut to ``SHRINK_BUDGETS[step]`` bytes (compressed, base64)."""
+    budget = SHRINK_BUDGETS[min(step, len(SHRINK_BUDGETS) - 1)]
+    raw = original_bytes(dl)
+    where = (
+        f"{dl.source_topic}[{dl.source_partition}]@{dl.source_offset}"
+        if dl.source_topic
+        else "its source"
+    )
+    note = (
+        f" [dead letter refused as too large: original cut to {budget} of "
+        f"{dl.original_bytes or len(raw)} bytes; the full record is at {where}]"
+    )
+    packed = zlib.compress(raw[:budget], 6) if budget else b""
+    return dl.model_copy(
+        update={
+            "error": dl.error + note,
+            "original": None,
+            "original_b64": base64.b64encode(packed).decode() if budget else None,
+            "original_compression": "zlib" if budget else None,
+            "original_truncated": True,
+        }
+    )
