@@ -24,13 +24,14 @@ DLQ_SEND_TIMEOUT = 30.0
 class DeadLetterSender:
     def __init__(
         self,
-        producer: Any,
+        make_producer: Callable[[], Any],
         topic: str,
         max_retry_seconds: float,
         wait: Callable[[float], None],
         keep_current: Callable[[list[Failure]], list[Failure]],
     ) -> None:
-        self.producer = producer
+        self.make_producer = make_producer
+        self.producer = make_producer()
         self.topic = topic
         self.max_retry_seconds = max_retry_seconds
         self.wait = wait  # backs off without leaving the group; raises when stopping
@@ -71,6 +72,7 @@ class DeadLetterSender:
             except Exception as exc:  # raised on the spot: too large for the producer, buffer
                 futures.append((f, dl, step, None, exc))
         again: list[tuple[Failure, DeadLetter, int]] = []
+        fatal = False
         for f, dl, step, fut, error in futures:
             if fut is not None:
                 try:
@@ -80,8 +82,23 @@ class DeadLetterSender:
             if error is None:
                 self._log_sent(f)
                 continue
+            fatal = fatal or kafka_send_verdict(error).verdict is Verdict.DEAD
             again.append(self._next_try(f, dl, step, error))
+        if fatal:
+            self._renew_producer()
         return again
+
+    def _renew_producer(self) -> None:
+        """An idempotent kafka-python producer that had a batch refused (too large) is in a
+        fatal state: every later send fails the same way. Start a fresh one."""
+        try:
+            self.producer.close(timeout=5)
+        except Exception:
+            log.debug("error closing the failed DLQ producer", exc_info=True)
+        self.producer = self.make_producer()
+
+    def close(self) -> None:
+        self.producer.close()
 
     def _next_try(
         self, f: Failure, dl: DeadLetter, step: int, error: BaseException

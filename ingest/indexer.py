@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from ingest.index_batch import (
@@ -86,8 +87,8 @@ class _BulkPass:
 
 class _Indexer:
     def __init__(
-        self, settings: Settings, stop: threading.Event, es: Any, consumer: Any, producer: Any,
-        rev: _Revocations,
+        self, settings: Settings, stop: threading.Event, es: Any, consumer: Any,
+        make_producer: Callable[[], Any], rev: _Revocations,
     ) -> None:
         self.settings = settings
         self.stop = stop
@@ -95,9 +96,8 @@ class _Indexer:
         self.rev = rev
         self.es = es
         self.consumer = consumer
-        self.producer = producer
         self.dlq = DeadLetterSender(
-            producer, settings.topic_dlq, settings.indexer_max_retry_seconds, self._wait,
+            make_producer, settings.topic_dlq, settings.indexer_max_retry_seconds, self._wait,
             lambda items: drop_stale(items, self.rev.epochs()),
         )
         # Records that arrived while we were paused in a retry wait (newly assigned partitions).
@@ -118,10 +118,12 @@ class _Indexer:
             **kafka_config(settings),
         )
         consumer.subscribe([settings.topic_enriched], listener=_listener(rev))
-        producer = KafkaProducer(
-            **kafka_producer_config(settings, client_id=f"{settings.app_id}-indexer-dlq")
-        )
-        return cls(settings, stop, elasticsearch_client(settings), consumer, producer, rev)
+        def make_producer() -> Any:
+            return KafkaProducer(
+                **kafka_producer_config(settings, client_id=f"{settings.app_id}-indexer-dlq")
+            )
+
+        return cls(settings, stop, elasticsearch_client(settings), consumer, make_producer, rev)
 
     # -- polling -------------------------------------------------------------------------
 
@@ -409,7 +411,7 @@ class _Indexer:
         return self.stats
 
     def close(self) -> None:
-        for closer in (self.consumer.close, self.producer.close, self.es.close):
+        for closer in (self.consumer.close, self.dlq.close, self.es.close):
             try:
                 closer()
             except Exception:

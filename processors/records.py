@@ -71,7 +71,11 @@ def process_record(
             article = enricher.enrich(raw)
         except Exception as exc:  # one bad record must not stop the partition
             raise StageError("enrich", str(exc) or repr(exc), type(exc).__name__) from exc
-        return Enriched(article.id.encode(), encode_enriched(article), article)
+        try:
+            value = encode_enriched(article)
+        except Exception as exc:  # e.g. metadata orjson cannot encode
+            raise StageError("encode", str(exc) or repr(exc), type(exc).__name__) from exc
+        return Enriched(article.id.encode(), value, article)
     except StageError as exc:
         return Failed(
             dead_letter(
