@@ -43,9 +43,7 @@ KAFKA_PERMANENT_ERRORS = frozenset(
         "RecordTooLargeError",
         "RecordListTooLargeError",
         "InvalidTopicError",
-        "InvalidRecordError",
-        "CorruptRecordException",
-        "CorruptRecordError",
+        "InvalidRecordError",  # e.g. a record without a key sent to a compacted topic
     }
 )
 SIZE_ERRORS = frozenset(
