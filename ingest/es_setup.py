@@ -66,6 +66,20 @@ def _create_index(es: Elasticsearch, index: str) -> str:
     return "created"
 
 
+# Fields added to the template after indices were created from it: put on existing indices too
+# (adding a field is allowed on a live index), or a strict mapping refuses every new document.
+ADDED_FIELDS: dict[str, Any] = {"metadata": {"type": "object", "enabled": False}}
+
+
+def _add_new_fields(es: Elasticsearch, index: str) -> str:
+    mapping = es.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+    missing = {name: spec for name, spec in ADDED_FIELDS.items() if name not in mapping}
+    if not missing:
+        return "exists"
+    es.indices.put_mapping(index=index, properties=missing)
+    return f"added {', '.join(sorted(missing))}"
+
+
 def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     if es.indices.exists(index=alias) and not es.indices.exists_alias(name=alias):
         raise RuntimeError(
@@ -102,5 +116,6 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> dict[str, str]:
     return {
         f"template {name}": _put_template(es, name, template_for(settings)),
         f"index {settings.es_index}": _create_index(es, settings.es_index),
+        f"fields {settings.es_index}": _add_new_fields(es, settings.es_index),
         f"alias {settings.es_alias}": _point_alias(es, settings.es_alias, settings.es_index),
     }

@@ -127,4 +127,5 @@ class Enricher:
             topics=topics,
             cluster_id=cluster,
             processing=Processing(version=__version__, stages=stages),
+            metadata=raw.metadata,
         )
