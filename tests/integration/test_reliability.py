@@ -66,7 +66,8 @@ def test_worker_dead_letters_what_the_enriched_topic_refuses_and_loses_nothing(
     create_topics(rel, default_limits(rel, enriched=ONE_MIB))
     big_body = incompressible_arabic(620_000)
     html = "<html><body><article><p>" + incompressible_arabic(1_100_000) + "</p></article>"
-    records = [raw_article(n) for n in range(3)]
+    records = [raw_article(0, metadata={"author": "كاتب"}, section="sports")]
+    records += [raw_article(n) for n in range(1, 3)]
     records.append(raw_article(100, body=big_body))
     records.append(raw_article(101, body=None, html=html))
     records += [raw_article(n) for n in range(3, 6)]
@@ -80,8 +81,12 @@ def test_worker_dead_letters_what_the_enriched_topic_refuses_and_loses_nothing(
         wait_until("offsets committed to the end of news.raw",
                    lambda: _committed(rel) == (len(records), len(records)), 60, 1.0)
 
-    enriched = {orjson.loads(v)["url"] for _, v in read_topic(rel, rel.topic_enriched)}
-    assert enriched == {f"https://example.org/rel/{n}" for n in range(6)}
+    enriched = {orjson.loads(v)["url"]: orjson.loads(v)
+                for _, v in read_topic(rel, rel.topic_enriched)}
+    assert set(enriched) == {f"https://example.org/rel/{n}" for n in range(6)}
+    # defect 5: metadata (and unknown fields moved into it) is carried through
+    assert enriched["https://example.org/rel/0"]["metadata"] == {"author": "كاتب",
+                                                                 "section": "sports"}
     dlq = [orjson.loads(v) for _, v in read_topic(rel, rel.topic_dlq, expected=2)]
     by_url = {orjson.loads(d["original"])["url"]: d for d in dlq}
     assert set(by_url) == {"https://example.org/rel/100", "https://example.org/rel/101"}
@@ -264,3 +269,48 @@ def test_replayed_older_version_never_overwrites_a_newer_one(rel: Settings) -> N
     assert stats.superseded == 1 and stats.dead_lettered == 0
     assert committed_vs_end(rel, rel.topic_enriched, rel.indexer_group) == (2, 2)
     assert read_topic(rel, rel.topic_dlq, timeout=2) == []
+
+
+def test_metadata_is_stored_but_not_indexed(rel: Settings) -> None:
+    """Defect 5 (Elasticsearch): metadata of any shape is kept in _source and not indexed (no
+    mapping explosion, no strict-mapping rejection). Before: the field did not exist."""
+    from ingest.indexer import run_indexer
+    from tests.integration.test_indexer import article
+
+    create_topics(rel, default_limits(rel))
+    _setup_index(rel)
+    meta = {"author": "كاتب", "tags": ["a", {"deep": [1, 2.5]}], "n": 3}
+    a = article(3).model_copy(update={"metadata": meta})
+    produce(rel, rel.topic_enriched, [(a.id.encode(), a.model_dump_json().encode())])
+    stats = run_indexer(rel, max_idle_seconds=4)
+    assert stats.indexed == 1 and stats.dead_lettered == 0
+    assert _indexed(rel)[a.id]["metadata"] == meta
+    es = elasticsearch_client(rel)
+    try:
+        hits = es.search(index=rel.es_alias, query={"term": {"metadata.author": "كاتب"}})
+    finally:
+        es.close()
+    assert hits["hits"]["total"]["value"] == 0  # stored, not indexed
+
+
+def test_dedup_restore_keeps_the_newest(rel: Settings) -> None:
+    """Defect 6 (restore): with more articles in the window than dedup_max_entries, the restart
+    rebuilds from the NEWEST ones. Before: it sorted ascending and kept the oldest."""
+    from elasticsearch import helpers
+
+    from processors.dedup_restore import recent_cluster_items
+    from tests.integration.test_indexer import article
+
+    _setup_index(rel)
+    now = datetime.now(UTC)
+    docs = []
+    for i in range(5):
+        a = article(i).model_copy(update={"ingested_at": now - timedelta(hours=5 - i)})
+        docs.append({"_index": rel.es_alias, "_id": a.id, "_source": a.model_dump(mode="json")})
+    es = elasticsearch_client(rel)
+    try:
+        helpers.bulk(es, docs, refresh=True)
+    finally:
+        es.close()
+    capped = rel.model_copy(update={"dedup_max_entries": 2})
+    assert [row[0] for row in recent_cluster_items(capped)] == ["art003", "art004"]
