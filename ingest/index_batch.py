@@ -42,6 +42,7 @@ class ConsumedRecord:
     # How many times this partition had been revoked from us when the record was polled: a
     # record whose partition was revoked since is stale (its new owner re-reads it).
     epoch: int = 0
+    replays: int = 0  # from the record's replay header (see newsflow dlq replay)
 
     @property
     def tp(self) -> tuple[str, int]:
@@ -190,6 +191,7 @@ def dead_letter(failure: Failure, now: Callable[[], Any] | None = None) -> DeadL
         source_topic=rec.topic,
         source_partition=rec.partition,
         source_offset=rec.offset,
+        replays=rec.replays,
         **extra,
     )
 

@@ -50,6 +50,7 @@ from ingest.index_batch import (
 from ingest.index_dlq import DeadLetterSender
 from ingest.index_rebalance import _listener, _Revocations
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
+from newsflow.core.deadletter import replays_from_headers
 from newsflow.core.failures import POISON_ATTEMPTS
 from newsflow.core.settings import Settings
 
@@ -135,7 +136,8 @@ class _Indexer:
         rewound = self._rewind()
         out = [
             ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value,
-                           epochs.get((r.topic, r.partition), 0))
+                           epochs.get((r.topic, r.partition), 0),
+                           replays_from_headers(r.headers) if r.headers else 0)
             for recs in polled.values()
             for r in recs
             if (r.topic, r.partition) not in rewound

@@ -19,6 +19,7 @@ from typing import Any
 
 from newsflow.core.contract import DeadLetter
 from newsflow.core.deadletter import (
+    REPLAYS_HEADER,
     SHRINK_BUDGETS,
     dead_letter,
     encode_dead_letter,
@@ -42,19 +43,24 @@ class Output:
     where: tuple[str | None, int | None, int | None]
     dead: DeadLetter | None = None  # set when this output is itself a dead letter
     shrink_step: int = 0
+    replays: int = 0  # carried as a header so later stages know the record is a replay
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return [(REPLAYS_HEADER, str(self.replays).encode())] if self.replays else None
 
 
-Sender = Callable[[Any, bytes, bytes], Awaitable[None]]
+Sender = Callable[[Output], Awaitable[None]]
 
 
-async def send_and_ack(topic: Any, key: bytes, value: bytes) -> None:
-    fut = await topic.send(key=key, value=value)
+async def send_and_ack(out: Output) -> None:
+    fut = await out.topic.send(key=out.key, value=out.value, headers=out.headers)
     await fut
 
 
 async def _attempt(send: Sender, out: Output) -> BaseException | None:
     try:
-        await send(out.topic, out.key, out.value)
+        await send(out)
     except Exception as exc:  # judged by the caller; never allowed to end the agent
         return exc
     return None
@@ -109,14 +115,16 @@ class Delivery:
                 source_topic=out.where[0],
                 source_partition=out.where[1],
                 source_offset=out.where[2],
+                replays=out.replays,
             )
             self.on_dead_letter(dl)
             log.warning("dead-lettered %s at stage route: %s", dl.key, dl.error[:300])
-            return Output(self.dlq_topic, out.key, encode_dead_letter(dl), out.raw, out.where, dl)
+            return Output(self.dlq_topic, out.key, encode_dead_letter(dl), out.raw, out.where, dl,
+                          replays=out.replays)
         if is_size_error(exc) and out.shrink_step < len(SHRINK_BUDGETS):
             dl = shrink_dead_letter(out.dead, out.shrink_step)
             log.warning("dead letter %s refused as too large: original cut", dl.key)
             return Output(out.topic, out.key, encode_dead_letter(dl), out.raw, out.where, dl,
-                          out.shrink_step + 1)
+                          out.shrink_step + 1, out.replays)
         log.error("dead letter %s cannot be sent (%s); retrying", out.dead.key, judged.reason)
         return out

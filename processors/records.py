@@ -31,6 +31,7 @@ class Coordinates:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    replays: int = 0  # from the record's replay header (see newsflow dlq replay)
 
 
 class StageError(Exception):
@@ -87,5 +88,6 @@ def process_record(
                 source_topic=where.topic,
                 source_partition=where.partition,
                 source_offset=where.offset,
+                replays=where.replays,
             )
         )

@@ -20,7 +20,7 @@ import faust
 
 from newsflow.core.clients import faust_broker_config
 from newsflow.core.contract import DeadLetter
-from newsflow.core.deadletter import encode_dead_letter
+from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
 from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         coords = (where.topic, where.partition, where.offset)
         if isinstance(result, Enriched):
             stats.enriched += 1
-            return Output(enriched_topic, result.key, result.value, raw, coords)
+            return Output(enriched_topic, result.key, result.value, raw, coords,
+                          replays=where.replays)
         dl = result.dead_letter
         count_dead_letter(dl)
         log.warning(
@@ -107,13 +108,15 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
             dl.key, where.topic, where.partition, where.offset, dl.stage, dl.error[:200],
         )
         key = (dl.key or "").encode()
-        return Output(dlq_topic, key, encode_dead_letter(dl), raw, coords, dl)
+        return Output(dlq_topic, key, encode_dead_letter(dl), raw, coords, dl,
+                      replays=where.replays)
 
     def process_batch(events: list[Any]) -> list[Output]:
         outputs = []
         for event in events:
             msg = event.message
-            where = Coordinates(msg.topic, msg.partition, msg.offset)
+            replays = replays_from_headers(msg.headers) if msg.headers else 0
+            where = Coordinates(msg.topic, msg.partition, msg.offset, replays)
             result = process_record(enricher, event.key, event.value, where)
             outputs.append(route(result, where, event.value or b""))
         return outputs

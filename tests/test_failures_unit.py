@@ -106,7 +106,8 @@ class _FakeTopic:
 
 
 def _fake_send(topics_sent: list[tuple[str, bytes]]) -> Any:
-    async def send(topic: _FakeTopic, key: bytes, value: bytes) -> None:
+    async def send(out: Output) -> None:
+        topic, key = out.topic, out.key
         if topic.fail_with is not None and topic.times != 0:
             topic.times -= 1
             raise topic.fail_with

@@ -9,6 +9,7 @@ import typer
 from newsflow.cli.base import friendly_message
 from newsflow.cli.commands import (
     bench_cmd,
+    dlq_cmd,
     enrich_cmd,
     eval_cmd,
     eval_topics_cmd,
@@ -57,6 +58,7 @@ app.command("produce")(produce_cmd.produce)
 app.command("worker")(worker_cmd.worker)
 app.command("index")(index_cmd.index)
 app.command("lag")(lag_cmd.lag)
+app.add_typer(dlq_cmd.dlq_app, name="dlq")
 app.command("run")(run_cmd.run)
 app.command("search")(search_cmd.search)
 app.command("enrich")(enrich_cmd.enrich)

@@ -149,6 +149,9 @@ class DeadLetter(BaseModel):
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    replays: int = Field(
+        0, ge=0, description="how many times this record had been replayed from the DLQ"
+    )
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -21,6 +21,25 @@ def validation_reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Kafka header on a record replayed from the DLQ: how many times it has been replayed. Stages copy
+# it into the dead letter they make of it, so `newsflow dlq replay` can stop a record that keeps
+# failing instead of replaying it for ever.
+REPLAYS_HEADER = "newsflow-replays"
+
+
+def replays_from_headers(headers: object) -> int:
+    """The replay count in a record's headers (a list of (key, value) pairs, or a mapping)."""
+    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    for key, value in items:  # type: ignore[attr-defined]
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if name == REPLAYS_HEADER:
+            try:
+                return max(0, int(value.decode() if isinstance(value, bytes) else value))
+            except (TypeError, ValueError):
+                return 0
+    return 0
+
+
 INLINE_MAX_BYTES = 2 * 1024 * 1024
 # The dead-letter topic's max.message.bytes, and the largest request our producers send.
 DLQ_MAX_BYTES = 20 * 1024 * 1024
