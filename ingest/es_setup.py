@@ -92,6 +92,11 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     if members.get(index, {}).get("aliases", {}).get(alias, {}).get("is_write_index") is True:
         return "exists"
     others = [name for name in members if name != index]
+    newer = _newer_write_index(alias, index, members)
+    if newer:
+        # `newsflow reindex` moved the alias on: setup with the old version must not move it
+        # back (that would send writes to a stale index and reads to both).
+        return f"kept: write index is the newer {newer} (set NEWSFLOW_ES_INDEX_VERSION)"
     actions: list[dict[str, Any]] = [
         {"add": {"index": index, "alias": alias, "is_write_index": True}}
     ]
@@ -105,6 +110,24 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     if others:
         return f"write index moved from {', '.join(sorted(others))}"
     return "updated" if members else "created"
+
+
+def _version_of(alias: str, index: str) -> int:
+    suffix = index.removeprefix(f"{alias}-v")
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _newer_write_index(alias: str, index: str, members: dict[str, Any]) -> str | None:
+    for name, data in members.items():
+        is_write = data.get("aliases", {}).get(alias, {}).get("is_write_index")
+        if is_write and _version_of(alias, name) > _version_of(alias, index):
+            return str(name)
+    return None
+
+
+def put_template(es: Elasticsearch, settings: Settings) -> str:
+    name = template_name(settings)
+    return _put_template(es, name, template_for(settings))
 
 
 def ensure_index(es: Elasticsearch, settings: Settings) -> dict[str, str]:

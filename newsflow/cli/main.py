@@ -16,6 +16,7 @@ from newsflow.cli.commands import (
     index_cmd,
     lag_cmd,
     produce_cmd,
+    reindex_cmd,
     run_cmd,
     schema_cmd,
     search_cmd,
@@ -59,6 +60,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("index")(index_cmd.index)
 app.command("lag")(lag_cmd.lag)
 app.add_typer(dlq_cmd.dlq_app, name="dlq")
+app.command("reindex")(reindex_cmd.reindex)
 app.command("run")(run_cmd.run)
 app.command("search")(search_cmd.search)
 app.command("enrich")(enrich_cmd.enrich)
