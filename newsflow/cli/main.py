@@ -9,6 +9,7 @@ import typer
 from newsflow.cli.base import friendly_message
 from newsflow.cli.commands import (
     bench_cmd,
+    chaos_cmd,
     dlq_cmd,
     enrich_cmd,
     eval_cmd,
@@ -67,6 +68,7 @@ app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 app.add_typer(eval_cmd.eval_app, name="eval")
 app.command("bench")(bench_cmd.bench)
+app.command("chaos")(chaos_cmd.chaos)
 
 
 def main() -> None:
