@@ -31,9 +31,10 @@ from newsflow import stack
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
 from newsflow.provision import run_setup
-from newsflow.runner import READY_LINE, newsflow_argv, settings_env
+from newsflow.runner import newsflow_argv, settings_env
 
 Say = Callable[[str], None]
+READY_LINE = "enricher ready"  # logged by processors.worker once its agent consumes
 
 
 @dataclass
@@ -156,12 +157,12 @@ def _inject(kind: str, children: Children, settings: Settings, plan: Plan, say: 
         children.kill("indexer")
         children.start("indexer", wait_ready=False)
     elif kind == "stop-elasticsearch":
-        stack.stack_down(settings, only=stack.ELASTICSEARCH, say=quiet)
+        stack.stack_down(settings, only="elasticsearch", say=quiet)
         time.sleep(plan.es_outage_seconds)
-        stack.ensure_up(settings, only=stack.ELASTICSEARCH, say=quiet)
+        stack.ensure_up(settings, only="elasticsearch", say=quiet)
     elif kind == "restart-broker":
-        stack.stack_down(settings, only=stack.KAFKA, say=quiet)
-        stack.ensure_up(settings, only=stack.KAFKA, say=quiet)
+        stack.stack_down(settings, only="kafka", say=quiet)
+        stack.ensure_up(settings, only="kafka", say=quiet)
     say(f"chaos: {kind} done")
 
 

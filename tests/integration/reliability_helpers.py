@@ -141,13 +141,14 @@ def worker_process(settings: Settings, log: Path, web_port: int = 0) -> Iterator
     """A real `newsflow worker` for these settings, ready (enricher loaded) when yielded."""
     import signal
 
-    from newsflow.runner import READY_LINE, newsflow_argv, settings_env, wait_for_log
+    from newsflow.runner import free_port, newsflow_argv, settings_env, wait_worker_ready
 
+    web_port = web_port or free_port()
     with log.open("ab") as fh:
         proc = subprocess.Popen(newsflow_argv("worker", "--web-port", str(web_port)),
                                 env=settings_env(settings), stdout=fh, stderr=subprocess.STDOUT)
     try:
-        wait_for_log(log, READY_LINE, proc)
+        wait_worker_ready(f"http://127.0.0.1:{web_port}/health", proc, log)
         yield proc
     finally:
         if proc.poll() is None:
