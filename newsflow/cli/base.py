@@ -18,6 +18,7 @@ PREFLIGHT: dict[str, tuple[str, ...]] = {
     "worker": ("kafka", "es"),
     "index": ("kafka", "es"),
     "lag": ("kafka",),
+    "reindex": ("kafka", "es"),
     "run": ("kafka", "es"),
     "search": ("es",),
     "bench": ("kafka", "es"),
@@ -102,6 +103,7 @@ def friendly_message(exc: BaseException) -> str | None:
     from elasticsearch import ConnectionError as ESConnectionError
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+    from newsflow.core.sanitize import redact_url
     from newsflow.core.settings import get_settings
 
     message = settings_error(exc) or _security_message(exc)
@@ -117,7 +119,10 @@ def friendly_message(exc: BaseException) -> str | None:
             "or set NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"
         )
     if isinstance(exc, ESConnectionError):
-        return f"Elasticsearch at {settings.es_url} is unreachable; {hint} or set NEWSFLOW_ES_URL"
+        return (
+            f"Elasticsearch at {redact_url(settings.es_url)} is unreachable; {hint} "
+            "or set NEWSFLOW_ES_URL"
+        )
     if type(exc).__name__ in ("TaxonomyError", "CamelDataMissing"):
         return str(exc)
     return None

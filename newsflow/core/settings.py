@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     indexer_group: str = "newsflow-indexer"
     indexer_batch_size: int = Field(500, ge=1)
     indexer_batch_seconds: float = Field(1.0, gt=0)
+    indexer_batch_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="a batch is flushed at this many record bytes"
+    )
     indexer_max_retry_seconds: float = Field(60.0, gt=0)
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
 

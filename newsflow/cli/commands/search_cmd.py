@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from newsflow.core.clients import elasticsearch_client
+from newsflow.core.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,19 +66,21 @@ def _print(console: Console, results: SearchResults) -> None:
     for rank, hit in enumerate(results.hits, 1):
         console.print()
         head = Text(f"{rank}. ", style="bold")
-        head.append(hit.title or "(no title)", style="bold")
+        head.append(terminal_safe(hit.title or "(no title)"), style="bold")
         console.print(head)
         score = f"{hit.score:.2f}" if hit.score is not None else "-"
         meta = f"{hit.source or '?'} · {(hit.published_at or '')[:16]} · score {score}"
-        console.print(Text(meta, style="dim"))
+        console.print(Text(terminal_safe(meta), style="dim"))
         if hit.topics:
-            console.print(Text("topics: " + ", ".join(hit.topics), style="magenta"))
+            topics = terminal_safe("topics: " + ", ".join(hit.topics))
+            console.print(Text(topics, style="magenta"))
         if hit.entities:
-            console.print(Text("entities: " + "، ".join(hit.entities), style="green"))
+            entities = terminal_safe("entities: " + "، ".join(hit.entities))
+            console.print(Text(entities, style="green"))
         for snippet in hit.snippets:
-            console.print(highlighted(snippet))
+            console.print(highlighted(terminal_safe(snippet)))
         if hit.url:
-            console.print(Text(hit.url, style="blue underline"))
+            console.print(Text(terminal_safe(hit.url), style="blue underline"))
 
 
 def highlighted(snippet: str) -> Text:
