@@ -23,6 +23,7 @@ from newsflow.cli.commands import (
     search_cmd,
     setup_cmd,
     stack_cmd,
+    train_cmd,
     worker_cmd,
 )
 
@@ -67,6 +68,7 @@ app.command("search")(checked_first("search", search_cmd.search))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 app.add_typer(eval_cmd.eval_app, name="eval")
+app.add_typer(train_cmd.train_app, name="train")
 app.command("bench")(checked_first("bench", bench_cmd.bench))
 app.command("chaos")(chaos_cmd.chaos)
 

@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
 
     # Enrichment
-    ner_backend: str = Field("rules", description="rules (default, offline) or camel")
+    ner_backend: str = Field(
+        "rules", description="rules (default, offline), crf (bundled model) or camel"
+    )
     topics_file: Path | None = Field(None, description="replace the bundled taxonomy")
     topics_extra_file: Path | None = Field(None, description="extend the bundled taxonomy")
     topic_threshold: float = 1.0
