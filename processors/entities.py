@@ -31,6 +31,7 @@ from newsflow.core.arabic import (
     is_nisba_adjective,
     strip_article_clitics,
 )
+from newsflow.core.arabic_segment import display_form
 from newsflow.core.contract import Entity
 from processors.gazetteer import (
     AMBIG,
@@ -743,6 +744,7 @@ class EntityExtractor:
                 "type": c.etype,
                 "text": doc.text[start:end],
                 "canonical": canonical,
+                "display": display_form(doc.text[start:end], canonical),
                 "start": start,
                 "end": end,
                 "confidence": round(c.confidence, 3),

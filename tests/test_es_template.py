@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ingest.es_doc import clitic_stripped_text, to_es_doc
-from newsflow.core.arabic import fold_text, without_proclitics
 from ingest.es_setup import load_template, template_for
+from newsflow.core.arabic import fold_text, without_proclitics
 from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
 from newsflow.core.settings import Settings
 
