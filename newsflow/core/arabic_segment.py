@@ -58,6 +58,8 @@ AMBIGUOUS_RATIO = 10.0
 # A suffix comes off when the base has at least this share of the inflected form's evidence.
 SUFFIX_SHARE = 0.1
 MIN_EVIDENCE = 3
+# A name seen with the article in fewer than this share of its uses is never a common noun.
+NAME_ARTICLE_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ def parse_lexicon(lines: list[str]) -> Lexicon:
     counts: dict[str, int] = {}
     names: set[str] = set()
     for line in lines:
-        word, count, flags = (line.rstrip("\n").split("\t") + ["", ""])[:3]
+        word, count, flags = [*line.rstrip("\n").split("\t"), "", ""][:3]
         if not word:
             continue
         counts[word] = int(count or 0)
@@ -110,18 +112,28 @@ def _proclitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
         if not word.startswith(prefix):
             continue
         rest = word[len(prefix) :]
-        if prefix.endswith((ARTICLE, "لل")) and lex.is_name(ARTICLE + rest):
+        definite = prefix.endswith((ARTICLE, "لل"))
+        if definite and lex.is_name(ARTICLE + rest):
             return (ARTICLE + rest,)  # بالرياض، للرياض -> الرياض: the article is the name's
         if lex.is_name(rest):
-            return (rest,)
+            return (_unless_name(rest, lex) if definite else rest,)
     for prefix in _CLITIC_STARTS:
         if word.startswith(prefix):
             definite = _definite_stem(word, prefix)
             if definite is not None:
-                return (definite,)
-    if word.startswith(ARTICLE) and len(word) - 2 >= MIN_STEM:
-        return (word[2:],)
+                return (_unless_name(definite, lex),)
     return _bare_clitic_stems(word, lex)
+
+
+def _unless_name(stem: str, lex: Lexicon) -> str:
+    """A name that is almost never written with the article (جدة the city) keeps it when it
+    has one: الجدة is the grandmother and must not match the city. Names that are also common
+    nouns (صور Tyre / الصور the pictures) lose it like any noun."""
+    if lex.is_name(stem) and lex.counts.get(ARTICLE + stem, 0) < NAME_ARTICLE_SHARE * lex.counts.get(
+        stem, 0
+    ):
+        return ARTICLE + stem
+    return stem
 
 
 def _bare_clitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
@@ -152,6 +164,8 @@ def _light_stem(stem: str, lex: Lexicon) -> str:
     """``stem`` without one inflectional suffix when the base is attested and not a name."""
     if lex.is_name(stem) or len(stem) <= MIN_STEM or not is_arabic_word(stem):
         return stem
+    if stem.startswith(ARTICLE) and lex.is_name(stem[2:]):
+        return stem  # a name that kept its article (الجده): still a name
     own = lex.evidence(stem)
     best, best_ev = stem, 0
     for suffix in LIGHT_SUFFIXES:
