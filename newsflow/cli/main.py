@@ -11,6 +11,7 @@ from newsflow.cli.commands import (
     bench_cmd,
     enrich_cmd,
     eval_cmd,
+    eval_search_cmd,
     eval_topics_cmd,
     index_cmd,
     lag_cmd,
@@ -61,6 +62,7 @@ app.command("run")(run_cmd.run)
 app.command("search")(search_cmd.search)
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
+eval_cmd.eval_app.command("search")(eval_search_cmd.search)
 app.add_typer(eval_cmd.eval_app, name="eval")
 app.command("bench")(bench_cmd.bench)
 

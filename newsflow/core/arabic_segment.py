@@ -49,8 +49,14 @@ _NOT_LIGHT = frozenset({"", "ي", "يه", "يون", "يين", "يات", "يا"})
 LIGHT_SUFFIXES: tuple[str, ...] = tuple(
     sorted(SUFFIXES - _NOT_LIGHT, key=lambda s: (-len(s), s))
 )
-# Proclitic starts, longest first, without the bare article (handled on its own).
-_CLITIC_STARTS: tuple[str, ...] = tuple(sorted(PREFIXES - {""}, key=lambda p: (-len(p), p)))
+_CLITIC_STARTS = frozenset(PREFIXES - {""})
+_LONGEST_START = max(map(len, _CLITIC_STARTS))
+
+
+def _starts(word: str) -> list[str]:
+    """The proclitic chains ``word`` begins with, longest first (a few set lookups)."""
+    top = min(_LONGEST_START, len(word) - 1)
+    return [word[:k] for k in range(top, 0, -1) if word[:k] in _CLITIC_STARTS]
 # A split wins outright when its stem is this many times better attested than the whole word;
 # between 1/AMBIGUOUS_RATIO and SPLIT_RATIO both terms are indexed.
 SPLIT_RATIO = 3.0
@@ -108,21 +114,19 @@ def _proclitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
     if lex.is_name(word):
         return (word,)
     # A name after a clitic (ولبنان، بالرياض، وبوتين): the longest such reading wins.
-    for prefix in _CLITIC_STARTS:
-        if not word.startswith(prefix):
-            continue
+    starts = _starts(word)
+    for prefix in starts:
         rest = word[len(prefix) :]
         definite = prefix.endswith((ARTICLE, "لل"))
         if definite and lex.is_name(ARTICLE + rest):
             return (ARTICLE + rest,)  # بالرياض، للرياض -> الرياض: the article is the name's
         if lex.is_name(rest):
             return (_unless_name(rest, lex) if definite else rest,)
-    for prefix in _CLITIC_STARTS:
-        if word.startswith(prefix):
-            definite = _definite_stem(word, prefix)
-            if definite is not None:
-                return (_unless_name(definite, lex),)
-    return _bare_clitic_stems(word, lex)
+    for prefix in starts:
+        definite = _definite_stem(word, prefix)
+        if definite is not None:
+            return (_unless_name(definite, lex),)
+    return _bare_clitic_stems(word, lex, starts)
 
 
 def _unless_name(stem: str, lex: Lexicon) -> str:
@@ -136,12 +140,12 @@ def _unless_name(stem: str, lex: Lexicon) -> str:
     return stem
 
 
-def _bare_clitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
+def _bare_clitic_stems(word: str, lex: Lexicon, starts: list[str]) -> tuple[str, ...]:
     """و ف ب ك ل (or a chain like وب) on an indefinite word: clitic or first letter?"""
     candidates = [
         word[len(p) :]
-        for p in _CLITIC_STARTS
-        if word.startswith(p) and not p.endswith((ARTICLE, "لل")) and len(word) - len(p) >= MIN_STEM
+        for p in starts
+        if not p.endswith((ARTICLE, "لل")) and len(word) - len(p) >= MIN_STEM
     ]
     if not candidates:
         return (word,)
@@ -177,6 +181,8 @@ def _light_stem(stem: str, lex: Lexicon) -> str:
             bases.append(base + "ه")  # حكومات -> حكومه
         elif suffix in TAA_SUFFIXES and base.endswith("ت"):
             bases.append(base[:-1] + "ه")  # حكومتها -> حكومه
+        elif suffix[:1] == "ت" and suffix[1:] in TAA_SUFFIXES:
+            bases.append(base + "ه")  # حكومته -> حكومه
         for cand in bases:
             ev = lex.evidence(cand)
             if lex.is_name(cand) or ev < MIN_EVIDENCE or ev < SUFFIX_SHARE * own:
@@ -210,6 +216,7 @@ def segment_query(text: str) -> list[tuple[str, ...]]:
     return list(out.values())
 
 
+@lru_cache(maxsize=65_536)
 def display_form(surface: str, canonical: str) -> str:
     """How a person reads the entity ``canonical`` that was written ``surface`` in the text:
     the written letters (ة, hamza) without harakat, tatweel or the clitics the canonical form
