@@ -3,7 +3,8 @@
 * Known items: from SaudiNewsNet titles, 2–3 title words typed the way a reader would — without
   the article or a glued بال/وال/لل (a place whose name carries the article, الرياض, keeps it:
   that is how people write it), hamza on alef sometimes dropped. The target is the article the
-  title came from; wire copies with the same title are equally right.
+  title came from; wire copies (same title, or the same near-duplicate cluster when the corpus
+  was enriched) are equally right.
 * Judgments: a hand-labelled collection (``tests/data/search_judgments.jsonl``): documents, and
   queries that list their relevant and explicitly not-relevant documents.
 """
@@ -23,11 +24,12 @@ from newsflow.core.arabic_segment import lexicon
 from newsflow.core.contract import EnrichedArticle
 
 # Words a reader leaves out of a remembered title (they carry no topic).
-FUNCTION_WORDS = frozenset(fold_text(w) for w in """
+_FUNCTION_WORDS_TEXT = """
 في من على إلى الى عن مع أن إن ان التي الذي الذين هذا هذه ذلك تلك بعد قبل حول خلال بين عند منذ
 ضد دون غير كل بعض أي او أو ثم لا لم لن ما ماذا كيف هل قد كان كانت يكون تكون وفي ومن وعلى وإلى
 لدى عبر نحو أمام تحت فوق حتى إلا أمس اليوم غدا أكثر أقل جدا فقط أيضا وقال قال يقول تقول وأن
-""".split())
+"""
+FUNCTION_WORDS = frozenset(fold_text(w) for w in _FUNCTION_WORDS_TEXT.split())
 # Written prefixes a reader does not type, longest first (the article with its clitics).
 READER_DROPS = ("وبال", "فبال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 HAMZA_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا"})
@@ -58,7 +60,8 @@ def reader_form(word: str) -> str:
         return written
     for prefix in READER_DROPS:
         rest = folded[len(prefix) :]
-        if folded.startswith(prefix) and len(rest) >= 3:
+        # The written word must start with the clitics (إلكتروني folds to الكتروني: no article).
+        if written.startswith(prefix) and folded.startswith(prefix) and len(rest) >= 3:
             if lex.is_name("ال" + rest):
                 return "ال" + written[len(written) - len(rest) :]
             return written[len(written) - len(rest) :]
@@ -82,27 +85,30 @@ def known_items(
     docs: Iterable[EnrichedArticle], n: int = 300, seed: int = 7
 ) -> list[EvalQuery]:
     """``n`` known-item queries from titles with at least three content words."""
-    by_title: dict[str, set[str]] = defaultdict(set)
+    same: dict[str, set[str]] = defaultdict(set)  # title key or near-duplicate cluster -> ids
+    keys: dict[str, list[str]] = {}
     candidates: list[tuple[str, list[str]]] = []
     for doc in docs:
-        key = fold_text(doc.title)
-        if not key:
+        title = fold_text(doc.title)
+        if not title:
             continue
-        by_title[key].add(doc.id)
+        # Wire copies (same title, or one near-duplicate cluster) are the same known item.
+        keys[doc.id] = [f"t:{title}"] + ([f"c:{doc.cluster_id}"] if doc.cluster_id else [])
+        for key in keys[doc.id]:
+            same[key].add(doc.id)
         words = _content_words(doc.title)
         if len(words) >= 3:
             candidates.append((doc.id, words))
     rng = random.Random(seed)
     rng.shuffle(candidates)
-    titles = {doc_id: key for key, ids in by_title.items() for doc_id in ids}
     out: list[EvalQuery] = []
     for doc_id, words in candidates[:n]:
+        relevant = frozenset(i for key in keys[doc_id] for i in same[key])
         k = rng.choice((2, 3)) if len(words) >= 3 else 2
         picked = [words[i] for i in sorted(rng.sample(range(len(words)), k))]
         if rng.random() < 0.3:
             picked = [w.translate(HAMZA_ALEF) for w in picked]
-        out.append(EvalQuery(" ".join(picked), frozenset(by_title[titles[doc_id]]),
-                             tags=("known-item",), target=doc_id))
+        out.append(EvalQuery(" ".join(picked), relevant, tags=("known-item",), target=doc_id))
     return out
 
 

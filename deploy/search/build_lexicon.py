@@ -12,8 +12,8 @@ Run from the repository root:
 
     .venv/bin/python deploy/search/build_lexicon.py /path/to/saudinewsnet/*.zip
 
-Output lines: ``word<TAB>count<TAB>flags``, flags ``N`` (name: never split, never stemmed) and
-``S`` (function word); forms seen fewer than ``--min-count`` times are dropped unless flagged.
+Output lines: ``word<TAB>count<TAB>flags``, flag ``N`` for a name (never split, never stemmed);
+forms seen fewer than ``--min-count`` times are dropped unless they are names.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def _folded_groups(name: str) -> Iterator[list[str]]:
         yield [fold_text(alias) for alias in group]
 
 
-def gazetteer_names() -> tuple[set[str], set[str]]:
-    """(single-word names, function words). Ambiguous given names (حسن, أمل) and place names
+def gazetteer_names() -> set[str]:
+    """Single-word names. Ambiguous given names (حسن, أمل) and place names
     that are everyday words are common words here, so they are not names."""
     stop = {w for g in _folded_groups("stopwords.txt") for a in g for w in a.split()}
     structural = set(stop)
@@ -74,11 +74,10 @@ def gazetteer_names() -> tuple[set[str], set[str]]:
     names |= {w for g in _folded_groups("persons.txt") for a in g for w in a.split()}
     # Places and organisations only when the whole name is one word (لبنان, ايران, ارامكو):
     # the words of المملكه العربيه السعوديه or وزاره الخارجيه are ordinary words.
-    for name in ("locations.txt", "organizations.txt", "misc.txt"):
+    for name in ("locations.txt", "organizations.txt"):  # misc.txt: currencies, events (دولار)
         names |= {a for g in _folded_groups(name) for a in g if " " not in a}
     names |= {k for k in (fold_text(p) for p in reference_places()) if k and " " not in k}
-    names = {n for n in names if len(n) >= 3 and is_arabic_word(n)} - structural
-    return names, stop
+    return {n for n in names if len(n) >= 3 and is_arabic_word(n)} - structural
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-count", type=int, default=3)
     args = parser.parse_args(argv)
     counts = count_words(args.zips)
-    names, stop = gazetteer_names()
+    names = gazetteer_names()
     rows = []
-    for word in sorted(set(counts) | names | stop):
-        flags = ("N" if word in names else "") + ("S" if word in stop else "")
+    for word in sorted(set(counts) | names):
+        flags = "N" if word in names else ""
         if counts[word] >= args.min_count or flags:
             rows.append(f"{word}\t{counts[word]}\t{flags}\n")
     # mtime=0: the same inputs give byte-identical output (reviewable in git).
     with args.out.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         fh.write("".join(rows).encode("utf-8"))
-    print(f"{len(rows)} forms ({len(names)} names, {len(stop)} function words) -> {args.out} "
+    print(f"{len(rows)} forms ({len(names)} names) -> {args.out} "
           f"({args.out.stat().st_size / 1e6:.2f} MB)")
     return 0
 

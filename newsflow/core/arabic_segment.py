@@ -117,11 +117,11 @@ def _proclitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
     starts = _starts(word)
     for prefix in starts:
         rest = word[len(prefix) :]
-        definite = prefix.endswith((ARTICLE, "لل"))
-        if definite and lex.is_name(ARTICLE + rest):
+        has_article = prefix.endswith((ARTICLE, "لل"))
+        if has_article and lex.is_name(ARTICLE + rest):
             return (ARTICLE + rest,)  # بالرياض، للرياض -> الرياض: the article is the name's
         if lex.is_name(rest):
-            return (_unless_name(rest, lex) if definite else rest,)
+            return (_unless_name(rest, lex) if has_article else rest,)
     for prefix in starts:
         definite = _definite_stem(word, prefix)
         if definite is not None:
@@ -133,9 +133,8 @@ def _unless_name(stem: str, lex: Lexicon) -> str:
     """A name that is almost never written with the article (جدة the city) keeps it when it
     has one: الجدة is the grandmother and must not match the city. Names that are also common
     nouns (صور Tyre / الصور the pictures) lose it like any noun."""
-    if lex.is_name(stem) and lex.counts.get(ARTICLE + stem, 0) < NAME_ARTICLE_SHARE * lex.counts.get(
-        stem, 0
-    ):
+    with_article = lex.counts.get(ARTICLE + stem, 0)
+    if lex.is_name(stem) and with_article < NAME_ARTICLE_SHARE * lex.counts.get(stem, 0):
         return ARTICLE + stem
     return stem
 
@@ -156,7 +155,7 @@ def _bare_clitic_stems(word: str, lex: Lexicon, starts: list[str]) -> tuple[str,
         return (word,) if whole else (word, best)
     if lex.counts.get(ARTICLE + word, 0) >= MIN_EVIDENCE:
         # The whole word takes the article (الوزير): it is a noun stem of its own.
-        return (word, best) if split >= AMBIGUOUS_RATIO * whole else (word,)
+        return (word, best) if split >= SPLIT_RATIO * whole else (word,)
     if split >= SPLIT_RATIO * whole:
         return (best,)
     if split * AMBIGUOUS_RATIO >= whole:
