@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from newsflow.core.arabic import fold_text, is_nisba_adjective, with_proclitics
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "ner"
+DATA_DIR: Traversable = resources.files("processors") / "data" / "ner"  # package data
 
 # Word-class flags carried by automaton values (a word can be several things at once).
 ENT = 1

@@ -32,6 +32,7 @@ BATCH_WITHIN = 0.2  # seconds: the most a lone article waits for company
 @dataclass
 class WorkerStats:
     started: float = field(default_factory=time.time)
+    ready: bool = False  # the agent consumes: what `newsflow run` and supervisors wait for
     processed: int = 0
     enriched: int = 0
     dead_lettered: int = 0
@@ -42,6 +43,7 @@ class WorkerStats:
     def as_dict(self) -> dict[str, Any]:
         now = time.time()
         return {
+            "ready": self.ready,
             "uptime_seconds": round(now - self.started, 1),
             "processed": self.processed,
             "enriched": self.enriched,
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         await restore_dedup_state(enricher, settings)
+        stats.ready = True
         log.info("enricher ready")
         # Events come in small batches so that their sends overlap instead of each waiting a
         # broker round trip; take_events acks the batch only after this body has finished, i.e.

@@ -7,7 +7,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -52,18 +52,9 @@ def enrich(
             advance(1)
             if rec.data is None:
                 rejected += 1
-                rj.write(
-                    encode_dead_letter(
-                        dead_letter(
-                            "decode",
-                            rec.error or "unreadable",
-                            rec.error_type or "Error",
-                            rec.raw,
-                            key=rec.origin,
-                        )
-                    )
-                    + b"\n"
-                )
+                reason, kind = rec.error or "unreadable", rec.error_type or "Error"
+                dl = dead_letter("decode", reason, kind, rec.raw, key=rec.origin)
+                rj.write(encode_dead_letter(dl) + b"\n")
                 continue
             result = process_record(enricher, None, orjson.dumps(rec.data))
             if isinstance(result, Enriched):
@@ -74,9 +65,24 @@ def enrich(
                 rejected += 1
                 result.dead_letter.key = rec.origin
                 rj.write(encode_dead_letter(result.dead_letter) + b"\n")
-    seconds = time.perf_counter() - started
+    summary = _summary(articles, rejected, time.perf_counter() - started, clusters)
+    if as_json:
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    else:
+        err.print(
+            f"{articles} articles -> {out} in {summary['seconds']:.1f}s "
+            f"({summary['articles_per_second']}/s); {rejected} rejected"
+            + (f" -> {rejects}" if rejects and rejected else "")
+            + f"; {summary['clusters']} near-duplicate clusters of size >= 2 "
+            f"({summary['clustered_articles']} articles)"
+        )
+
+
+def _summary(
+    articles: int, rejected: int, seconds: float, clusters: Counter[str]
+) -> dict[str, Any]:
     multi = [size for size in clusters.values() if size >= 2]
-    summary = {
+    return {
         "articles": articles,
         "rejected": rejected,
         "seconds": round(seconds, 3),
@@ -85,12 +91,3 @@ def enrich(
         "clustered_articles": sum(multi),
         "largest_cluster": max(multi, default=0),
     }
-    if as_json:
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
-    else:
-        err.print(
-            f"{articles} articles -> {out} in {seconds:.1f}s "
-            f"({summary['articles_per_second']}/s); {rejected} rejected"
-            + (f" -> {rejects}" if rejects and rejected else "")
-            + f"; {len(multi)} near-duplicate clusters of size >= 2 ({sum(multi)} articles)"
-        )

@@ -25,7 +25,8 @@ def topics(
     from settings: NEWSFLOW_TOPICS_FILE, NEWSFLOW_TOPICS_EXTRA_FILE, NEWSFLOW_TOPIC_THRESHOLD)."""
     from newsflow.core.settings import get_settings
     from processors.eval_topics import EvalFileError, evaluate_topics
-    from processors.topics import TaxonomyError, TopicTagger
+    from processors.taxonomy import TaxonomyError
+    from processors.topics import TopicTagger
 
     try:
         tagger = TopicTagger.from_settings(get_settings())

@@ -25,7 +25,7 @@ from processors.entities import (
     make_extractor,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SEED = (DATA / "seed_article.txt").read_text(encoding="utf-8")
 
 

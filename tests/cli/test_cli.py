@@ -50,7 +50,7 @@ def test_unreachable_services_get_one_line_messages() -> None:
 
 
 def test_configuration_errors_print_their_own_message() -> None:
-    from processors.topics import TaxonomyError
+    from processors.taxonomy import TaxonomyError
 
     assert _friendly_message(TaxonomyError("/x.yaml: taxonomy file not found")) == (
         "/x.yaml: taxonomy file not found"
@@ -61,7 +61,7 @@ def test_bad_taxonomy_stops_the_worker_before_it_starts(tmp_path: Path) -> None:
     """create_app builds the enricher first: a bad file fails fast instead of killing the agent
     inside a running worker (which would leave a process that consumes nothing)."""
     from newsflow.core.settings import Settings
-    from processors.topics import TaxonomyError
+    from processors.taxonomy import TaxonomyError
     from processors.worker import create_app
 
     bad = tmp_path / "topics.yaml"

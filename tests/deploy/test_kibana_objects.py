@@ -13,7 +13,7 @@ import pytest
 
 from ingest.es_setup import load_template
 
-NDJSON = Path(__file__).resolve().parent.parent / "deploy" / "kibana" / "newsflow.ndjson"
+NDJSON = Path(__file__).resolve().parents[2] / "deploy" / "kibana" / "newsflow.ndjson"
 AGGREGATABLE = {"keyword", "date", "long", "integer", "short", "byte", "double", "float",
                 "half_float", "scaled_float", "boolean", "ip"}
 KQL_FIELD = re.compile(r"([A-Za-z_][\w.]*)\s*:")

@@ -11,17 +11,18 @@ import pytest
 
 from newsflow import stack
 from newsflow.core.settings import Settings
-from newsflow.stack import (
+from newsflow.stack import StackConfig, StackError
+from newsflow.stack.build import build_digest
+from newsflow.stack.config import local_port
+from newsflow.stack.formats import (
     PortHolder,
-    StackConfig,
-    StackError,
     java_major_from_version_output,
-    local_port,
     maven_failure_message,
     new_cluster_id,
     port_in_use_message,
     render_properties,
 )
+from newsflow.stack.processes import port_holder, port_is_free
 
 TEMPLATE = stack.DEPLOY_DIR / "kafka" / "server.properties.template"
 
@@ -159,12 +160,12 @@ def test_tail_lines_reads_across_blocks(tmp_path: Path) -> None:
 
 def test_build_digest_tracks_pom_and_sources(tmp_path: Path) -> None:
     (tmp_path / "pom.xml").write_text("<project/>")
-    first = stack.build_digest(tmp_path)
+    first = build_digest(tmp_path)
     (tmp_path / "README.md").write_text("docs do not trigger a rebuild")
-    assert stack.build_digest(tmp_path) == first
+    assert build_digest(tmp_path) == first
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "A.java").write_text("class A {}")
-    assert stack.build_digest(tmp_path) != first
+    assert build_digest(tmp_path) != first
 
 
 def test_port_check_finds_the_listener() -> None:
@@ -172,8 +173,8 @@ def test_port_check_finds_the_listener() -> None:
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         port = srv.getsockname()[1]
-        assert not stack.port_is_free(port)
-        holder = stack.port_holder(port)
+        assert not port_is_free(port)
+        holder = port_holder(port)
         if holder is not None:  # unprivileged users may not see socket owners
             assert holder.pid == os.getpid()
-    assert stack.port_is_free(port)
+    assert port_is_free(port)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from newsflow.core.arabic import fold_text
-from processors.dedup import NearDuplicateIndex, shingle_hashes, words
+from processors.dedup import NearDuplicateIndex, shingle_hashes, word_bytes
 
 DAY = 86400.0
 
@@ -51,7 +51,7 @@ def index() -> NearDuplicateIndex:
 
 
 def test_story_is_long_enough_for_the_tests() -> None:
-    assert len(words(STORY)) > 130 and len(words(OTHER)) > 100
+    assert len(word_bytes(STORY)) > 130 and len(word_bytes(OTHER)) > 100
 
 
 def test_near_copy_shares_the_cluster_of_the_first_seen(index: NearDuplicateIndex) -> None:
@@ -124,7 +124,7 @@ def test_minhash_matches_datasketch_update_batch() -> None:
     m = index.minhash(STORY)
     assert m is not None
     ref = index._template.copy()
-    ref.update_batch(shingle_hashes(words(STORY), index.shingle_size).tolist())
+    ref.update_batch(shingle_hashes(word_bytes(STORY), index.shingle_size).tolist())
     assert np.array_equal(m.hashvalues, ref.hashvalues)
 
 
@@ -151,8 +151,8 @@ def test_estimated_jaccard_tracks_shingle_jaccard() -> None:
     index = NearDuplicateIndex()
     a, b = index.minhash(STORY), index.minhash(edit(STORY, 6))
     assert a is not None and b is not None
-    sa = {tuple(words(STORY)[i : i + 3]) for i in range(len(words(STORY)) - 2)}
-    eb = words(edit(STORY, 6))
+    sa = {tuple(word_bytes(STORY)[i : i + 3]) for i in range(len(word_bytes(STORY)) - 2)}
+    eb = word_bytes(edit(STORY, 6))
     sb = {tuple(eb[i : i + 3]) for i in range(len(eb) - 2)}
     exact = len(sa & sb) / len(sa | sb)
     assert abs(a.jaccard(b) - exact) < 0.12

@@ -11,15 +11,15 @@ from typer.testing import CliRunner
 from newsflow.core.arabic import fold_text
 from newsflow.core.settings import Settings
 from processors.eval_topics import evaluate_topics, score_predictions
-from processors.topics import (
+from processors.taxonomy import (
     BUNDLED_TAXONOMY,
     TaxonomyError,
-    TopicTagger,
     load_taxonomy_file,
     merge_taxonomies,
 )
+from processors.topics import TopicTagger
 
-DEV = Path(__file__).parent / "data" / "topics_dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "data" / "topics_dev.jsonl"
 LABELS = {
     "politics",
     "conflict",
@@ -61,7 +61,7 @@ def make_taxonomy(tmp_path: Path, data: dict[str, object], name: str = "t.yaml")
 
 
 def one_label(terms: dict[float, list[str]], **extra: object) -> TopicTagger:
-    from processors.topics import TaxonomyFile
+    from processors.taxonomy import TaxonomyFile
 
     tf = TaxonomyFile.model_validate(
         {"scoring": {"unit": 1.0, "min_relative": 0.0}, "labels": {"x": {"terms": terms, **extra}}}

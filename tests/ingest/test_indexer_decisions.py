@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from ingest.indexer import (
+    ConsumedRecord,
     Failure,
     Prepared,
-    ConsumedRecord,
     Verdict,
     _Revocations,
     backoff_delay,

@@ -7,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.bench import (
+from newsflow.bench.metrics import (
     BenchError,
     VisibilityTracker,
-    corpus_files,
     count_at,
     cpu_share,
-    direct_index_name,
     latency_summary,
     max_lag,
     median_interval,
     percentile,
-    private_settings,
     rate_from_series,
 )
+from newsflow.bench.options import corpus_files, direct_index_name, private_settings
 from newsflow.core.settings import Settings
 
 

@@ -18,7 +18,7 @@ from processors.eval_ner import (
     spans_to_bio,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 DEV = DATA / "ner_dev.conll"
 
 
