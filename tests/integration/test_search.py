@@ -65,6 +65,11 @@ DOCS = [
     art("laban-only", "منتجات الألبان", "يشرب الأطفال لبن البقر، ويباع اللبن طازجا.", day=14),
     art("lebanon-only", "زيارة رسمية", "وصل الوفد إلى لبنان أمس في زيارة رسمية.", day=15),
 ]
+# Entities as the enrichment writes them: folded canonical key, surface text with ة and hamza.
+DOCS.append(DOCS[0].model_copy(update={"id": "jeddah", "title": "أمطار في جدة",
+                                       "body": "هطلت أمطار على جدة وجدة القديمة.", "entities": [
+    Entity(type="LOC", text="جدة", canonical="جده", start=14, end=17, confidence=1),
+    Entity(type="LOC", text="جدة", canonical="جده", start=19, end=22, confidence=1)]}))
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +217,9 @@ def test_kibana_query_string_uses_the_default_fields(indexed: Settings) -> None:
         es.close()
     ids = {h["_id"] for h in res["hits"]["hits"]}
     assert {"wazir-def", "wazir-wa", "wazir-bi", "wazir-bare"} <= ids
+
+
+def test_entities_are_shown_in_written_form_and_filtered_by_key(indexed: Settings) -> None:
+    (hit,) = [h for h in _search(indexed, "أمطار جدة").hits if h.id == "jeddah"]
+    assert hit.entities == ["جدة"]  # not the folded key جده
+    assert [h.id for h in _search(indexed, "", entity="جدة").hits] == ["jeddah"]
