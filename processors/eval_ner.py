@@ -11,9 +11,12 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.core.contract import Entity
+
+if TYPE_CHECKING:
+    from processors.entities.backends import Extractor
 
 Sentence = list[tuple[str, str]]
 Span = tuple[str, int, int]  # (type, first token, exclusive end token)
@@ -110,13 +113,9 @@ def score(gold: Sequence[set[Span]], pred: Sequence[set[Span]]) -> dict[str, Any
     return {"micro": micro, "per_type": per_type}
 
 
-def evaluate_conll(path: str | Path, backend: str = "rules") -> dict[str, Any]:
-    """Run a fresh extractor of ``backend`` over a CoNLL file, sentence by sentence in file
-    order (the entity memory carries over, as it does over a stream of articles)."""
-    from processors.entities import make_extractor
-
-    sentences = read_conll(path)
-    extractor = make_extractor(backend)
+def evaluate_sentences(sentences: Sequence[Sentence], extractor: Extractor) -> dict[str, Any]:
+    """Score ``extractor`` over sentences in order (its entity memory carries over, as it does
+    over a stream of articles); tokens/s counts extraction time only."""
     gold: list[set[Span]] = []
     pred: list[set[Span]] = []
     n_tokens = 0
@@ -134,9 +133,39 @@ def evaluate_conll(path: str | Path, backend: str = "rules") -> dict[str, Any]:
     result.update(
         {
             "tokens_per_second": n_tokens / elapsed if elapsed > 0 else 0.0,
-            "backend": backend,
+            "backend": extractor.backend,
             "tokens": n_tokens,
             "sentences": len(sentences),
         }
     )
     return result
+
+
+def evaluate_conll(path: str | Path, backend: str = "rules") -> dict[str, Any]:
+    """Run a fresh extractor of ``backend`` over a CoNLL file, sentence by sentence in file
+    order."""
+    from processors.entities import make_extractor
+
+    return evaluate_sentences(read_conll(path), make_extractor(backend))
+
+
+def evaluate_backends(path: str | Path, backends: Sequence[str]) -> dict[str, Any]:
+    """The first backend's result, with every other backend's measured in the same run under
+    ``compared`` and its speed as a ratio to the first's."""
+    from processors.entities import make_extractor
+
+    sentences = read_conll(path)
+    extractors = [make_extractor(b) for b in backends]  # all built before any is timed
+    results = [evaluate_sentences(sentences, ex) for ex in extractors]
+    main = results[0]
+    if len(results) > 1:
+        main["compared"] = {
+            r["backend"]: {
+                **r,
+                "speed_ratio": r["tokens_per_second"] / main["tokens_per_second"]
+                if main["tokens_per_second"]
+                else None,
+            }
+            for r in results[1:]
+        }
+    return main

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from newsflow.core.arabic import fold_text, is_arabic_word, words  # noqa: E402
-from processors.gazetteer import read_list, reference_places  # noqa: E402
+from processors.entities.gazetteer import read_list, reference_places  # noqa: E402
 
 OUT = REPO / "newsflow" / "core" / "data" / "arabic_lexicon.tsv.gz"
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli.base import friendly_message
+from newsflow.cli.base import checked_first, friendly_message
 from newsflow.cli.commands import (
     bench_cmd,
+    chaos_cmd,
+    dlq_cmd,
     enrich_cmd,
     eval_cmd,
     eval_search_cmd,
@@ -16,11 +18,13 @@ from newsflow.cli.commands import (
     index_cmd,
     lag_cmd,
     produce_cmd,
+    reindex_cmd,
     run_cmd,
     schema_cmd,
     search_cmd,
     setup_cmd,
     stack_cmd,
+    train_cmd,
     worker_cmd,
 )
 
@@ -52,19 +56,23 @@ def _root(
 
 
 app.add_typer(stack_cmd.stack_app, name="stack")
-app.command("setup")(setup_cmd.setup)
+app.command("setup")(checked_first("setup", setup_cmd.setup))
 app.add_typer(schema_cmd.schema_app, name="schema")
-app.command("produce")(produce_cmd.produce)
-app.command("worker")(worker_cmd.worker)
-app.command("index")(index_cmd.index)
-app.command("lag")(lag_cmd.lag)
-app.command("run")(run_cmd.run)
-app.command("search")(search_cmd.search)
+app.command("produce")(checked_first("produce", produce_cmd.produce))
+app.command("worker")(checked_first("worker", worker_cmd.worker))
+app.command("index")(checked_first("index", index_cmd.index))
+app.command("lag")(checked_first("lag", lag_cmd.lag))
+app.add_typer(dlq_cmd.dlq_app, name="dlq")
+app.command("reindex")(checked_first("reindex", reindex_cmd.reindex))
+app.command("run")(checked_first("run", run_cmd.run))
+app.command("search")(checked_first("search", search_cmd.search))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 eval_cmd.eval_app.command("search")(eval_search_cmd.search)
 app.add_typer(eval_cmd.eval_app, name="eval")
-app.command("bench")(bench_cmd.bench)
+app.add_typer(train_cmd.train_app, name="train")
+app.command("bench")(checked_first("bench", bench_cmd.bench))
+app.command("chaos")(chaos_cmd.chaos)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ RUNTIME_DATA = [
     "ingest/data/news-template.json",
     "processors/data/topics.yaml",
     "processors/data/ner/persons.txt",
+    "processors/data/ner_crf/anercorp-train.crfsuite",
+    "processors/data/ner_crf/anercorp-train.json",
     "newsflow/samples/articles.jsonl",
     "newsflow/core/data/arabic_lexicon.tsv.gz",
 ]

@@ -12,17 +12,17 @@ import pytest
 
 from newsflow.core.arabic import fold, fold_text, strip_article_clitics
 from newsflow.core.contract import Entity
-from processors.camel_ner import (
-    CamelDataMissing,
-    bio_to_char_spans,
-    camel_ner_problem,
-)
 from processors.entities import (
     EntityExtractor,
     EntityMemory,
     MemoryItem,
     get_extractor,
     make_extractor,
+)
+from processors.entities.camel import (
+    CamelDataMissing,
+    bio_to_char_spans,
+    camel_ner_problem,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -7,11 +7,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from newsflow.core.settings import Settings
 
 err = Console(stderr=True)
 
@@ -30,15 +33,58 @@ def enrich(
     limit: Annotated[int | None, typer.Option(help="stop after N records")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    ner_backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ner-backend",
+            help="NER backend (default: NEWSFLOW_NER_BACKEND); give several to enrich the "
+            "input once with each, one after the other in this process, into OUT with the "
+            "backend's name before the suffix, and compare articles/s",
+        ),
+    ] = None,
 ) -> None:
     """Clean and enrich articles (entities, topics, near-duplicate clusters) into a JSONL file."""
+    from newsflow.core.settings import get_settings
+
+    settings = get_settings()
+    backends = list(dict.fromkeys(ner_backend or [settings.ner_backend]))
+    summaries = []
+    for backend in backends:
+        run_out, run_rejects = out, rejects
+        if len(backends) > 1:
+            run_out = out.with_suffix(f".{backend}{out.suffix}")
+            run_rejects = rejects.with_suffix(f".{backend}{rejects.suffix}") if rejects else None
+        run_settings = settings.model_copy(update={"ner_backend": backend})
+        summary = _enrich_run(paths, run_out, run_rejects, limit, quiet or as_json, run_settings)
+        summaries.append(summary)
+        if not as_json:
+            _print_summary(summary, run_out, run_rejects)
+    if as_json:
+        report = summaries[0] if len(summaries) == 1 else {"runs": summaries}
+        sys.stdout.write(orjson.dumps(report).decode() + "\n")
+    elif len(summaries) > 1:
+        err.print(
+            "articles/s by NER backend, same input, one process: "
+            + ", ".join(f"{s['ner_backend']} {s['articles_per_second']}" for s in summaries)
+        )
+
+
+def _enrich_run(
+    paths: list[str],
+    out: Path,
+    rejects: Path | None,
+    limit: int | None,
+    quiet: bool,
+    settings: Settings,
+) -> dict[str, Any]:
+    """One pass over the input with one enricher; its summary."""
     from ingest.readers import count_hint, iter_records
     from newsflow.core.deadletter import dead_letter, encode_dead_letter
     from newsflow.progress import progress_bar
     from processors.enrich import Enricher
     from processors.records import Enriched, process_record
 
-    enricher = Enricher()
+    enricher = Enricher(settings)
     total = count_hint(paths)
     clusters: Counter[str] = Counter()
     articles = rejected = 0
@@ -46,7 +92,7 @@ def enrich(
     with (
         out.open("wb") as fh,
         rejects.open("wb") if rejects else io.BytesIO() as rj,
-        progress_bar("enriching", total=limit or total, disable=quiet or as_json) as advance,
+        progress_bar("enriching", total=limit or total, disable=quiet) as advance,
     ):
         for rec in iter_records(paths, limit=limit):
             advance(1)
@@ -66,16 +112,18 @@ def enrich(
                 result.dead_letter.key = rec.origin
                 rj.write(encode_dead_letter(result.dead_letter) + b"\n")
     summary = _summary(articles, rejected, time.perf_counter() - started, clusters)
-    if as_json:
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
-    else:
-        err.print(
-            f"{articles} articles -> {out} in {summary['seconds']:.1f}s "
-            f"({summary['articles_per_second']}/s); {rejected} rejected"
-            + (f" -> {rejects}" if rejects and rejected else "")
-            + f"; {summary['clusters']} near-duplicate clusters of size >= 2 "
-            f"({summary['clustered_articles']} articles)"
-        )
+    return {**summary, "ner_backend": settings.ner_backend}
+
+
+def _print_summary(summary: dict[str, Any], out: Path, rejects: Path | None) -> None:
+    rejected = summary["rejected"]
+    err.print(
+        f"{summary['articles']} articles -> {out} in {summary['seconds']:.1f}s "
+        f"({summary['articles_per_second']}/s); {rejected} rejected"
+        + (f" -> {rejects}" if rejects and rejected else "")
+        + f"; {summary['clusters']} near-duplicate clusters of size >= 2 "
+        f"({summary['clustered_articles']} articles); NER backend {summary['ner_backend']}"
+    )
 
 
 def _summary(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,28 +18,45 @@ def ner(
     ],
     backend: Annotated[
         str | None,
-        typer.Option("--backend", "-b", help="rules or camel (default: NEWSFLOW_NER_BACKEND)"),
+        typer.Option(
+            "--backend", "-b", help="rules, crf or camel (default: NEWSFLOW_NER_BACKEND)"
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare",
+            help="also measure these backends in the same run (default: rules, when the "
+            "backend is another one); --compare none for the backend alone",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
 ) -> None:
     """Entity-level precision, recall and F1 (exact span and type), micro and per type."""
     from newsflow.core.settings import get_settings
-    from processors.eval_ner import evaluate_conll
+    from processors.eval_ner import evaluate_backends
 
     chosen = backend or get_settings().ner_backend
+    others = ["rules"] if compare is None else [c for c in compare if c != "none"]
+    backends = [chosen, *[b for b in dict.fromkeys(others) if b != chosen]]
     try:
-        result = evaluate_conll(conll, backend=chosen)
+        result = evaluate_backends(conll, backends)
     except (RuntimeError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
+    _print_result(conll.name, result)
+    for other in result.get("compared", {}).values():
+        _print_result(conll.name, other)
 
+
+def _print_result(name: str, result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"NER on {conll.name} (backend {chosen})")
+    table = Table(title=f"NER on {name} (backend {result['backend']})")
     for col in ("type", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="right" if col != "type" else "left")
     for etype, m in result["per_type"].items():
@@ -65,4 +82,5 @@ def ner(
     console.print(
         f"{result['sentences']} sentences, {result['tokens']} tokens, "
         f"{result['tokens_per_second']:,.0f} tokens/s"
+        + (f" ({result['speed_ratio']:.2f}x the first)" if "speed_ratio" in result else "")
     )

@@ -1,0 +1,228 @@
+"""Exact CRF inference for the ``crf`` backend, fast where CRFsuite's tagger is slow for us.
+
+CRFsuite's ``Tagger.tag`` takes every feature as a string: at ~25 features a token, turning
+them into C++ strings and looking each up cost ~40 ms an article, more than all of the rules
+backend. A linear-chain CRF's score is a sum of weights, so this module reads the trained
+weights once (from CRFsuite's own dump) and adds them up from vectors cached per word type
+(see ``crf_features``): a token then costs a dict lookup and a few numpy row additions.
+Viterbi runs over all of an article's sentences at once (one numpy step per position of the
+longest sentence). Tests check that the labels equal CRFsuite's own tagger's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import numpy as np
+import pycrfsuite
+
+from processors.entities.crf_features import (
+    NEIGHBOUR_CORE,
+    Occurrences,
+    WordKey,
+    word_type_features,
+)
+
+MAX_CACHED_ROWS = 200_000
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class CrfWeights:
+    labels: list[str]
+    attrs: dict[str, int]
+    state: np.ndarray  # (attributes, labels)
+    trans: np.ndarray  # (from label, to label)
+
+
+def _sections(dump: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in dump.splitlines():
+        if line.endswith(" = {"):
+            current = out.setdefault(line[: -len(" = {")], [])
+        elif line == "}":
+            current = None
+        elif current is not None:
+            current.append(line.strip())
+    return out
+
+
+def _weighted(lines: Iterable[str]) -> Iterable[tuple[str, str, float]]:
+    """``(n) source --> label: weight`` lines."""
+    for line in lines:
+        body = line.split(") ", 1)[1]
+        left, weight = body.rsplit(": ", 1)
+        source, label = left.split(" --> ")
+        yield source, label, float(weight)
+
+
+def load_weights(model: bytes) -> CrfWeights:
+    """The weights of a CRFsuite model, via the tagger's text dump."""
+    tagger = pycrfsuite.Tagger()
+    tagger.open_inmemory(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.txt"
+        tagger.dump(str(path))
+        sections = _sections(path.read_text("utf-8"))
+    labels = [line.split(": ", 1)[1] for line in sections["LABELS"]]
+    label_at = {name: k for k, name in enumerate(labels)}
+    attrs = {line.split(": ", 1)[1]: int(line.split(":", 1)[0]) for line in sections["ATTRIBUTES"]}
+    state = np.zeros((len(attrs), len(labels)))
+    for attr, label, weight in _weighted(sections.get("STATE_FEATURES", [])):
+        state[attrs[attr], label_at[label]] = weight
+    trans = np.zeros((len(labels), len(labels)))
+    for source, label, weight in _weighted(sections.get("TRANSITIONS", [])):
+        trans[label_at[source], label_at[label]] = weight
+    return CrfWeights(labels, attrs, state, trans)
+
+
+class _Rows(Generic[K]):
+    """Weight vectors computed once per key and kept as rows of one matrix, so that a
+    document's come out in one fancy index. Bounded: a long stream keeps meeting new words."""
+
+    def __init__(self, width: int, n_labels: int, make: Callable[[K], list[np.ndarray]]) -> None:
+        self.rows: dict[K, int] = {}
+        self.matrix = np.zeros((256, width, n_labels))
+        self.make = make
+
+    def of(self, keys: list[K]) -> np.ndarray:
+        if len(self.rows) + len(keys) > MAX_CACHED_ROWS:
+            self.rows.clear()  # before, not during: rows handed out below must stay valid
+        get = self.rows.get
+        rows = [r if (r := get(k)) is not None else self._add(k) for k in keys]
+        return self.matrix[rows]  # after the loop: _add may have grown it
+
+    def _add(self, key: K) -> int:
+        row = len(self.rows)
+        if row == len(self.matrix):
+            grown = np.zeros((2 * row, *self.matrix.shape[1:]))
+            grown[:row] = self.matrix
+            self.matrix = grown
+        self.matrix[row] = self.make(key)
+        self.rows[key] = row
+        return row
+
+
+class CrfScorer:
+    def __init__(self, weights: CrfWeights) -> None:
+        self.weights = weights
+        self.labels = weights.labels
+        self.n_labels = len(weights.labels)
+        self.outside = weights.labels.index("O")
+        # word type -> row of _type_matrix: (own + core, core as the word before, as the word
+        # after, at -2, at +2), so that a document's rows come out in one fancy index
+        self._types = _Rows[WordKey](5, self.n_labels, self._type_vectors)
+        self._rules = _Rows[str](3, self.n_labels, self._rule_vectors)
+        self._extras = _Rows[tuple[str, ...]](1, self.n_labels, lambda x: [self.vector(x)])
+        self._fixed = {name: self.vector([name]) for name in ("bias", "gapL", "gapR", "BOS", "EOS")}
+        self._left = self._prefixed("w-1|w=")
+        self._right = self._prefixed("w|w+1=")
+
+    def vector(self, features: Iterable[str]) -> np.ndarray:
+        """Sum of the state weights of the features the model knows."""
+        rows = [r for f in features if (r := self.weights.attrs.get(f)) is not None]
+        return self.weights.state[rows].sum(axis=0)
+
+    def _prefixed(self, prefix: str) -> dict[str, np.ndarray]:
+        cut = len(prefix)
+        return {
+            a[cut:]: self.weights.state[row]
+            for a, row in self.weights.attrs.items()
+            if a.startswith(prefix)
+        }
+
+    def _type_vectors(self, key: WordKey) -> list[np.ndarray]:
+        """(own + core, core as the word before, as the word after, at -2, at +2)."""
+        own, core = word_type_features(key)
+        near = core[:NEIGHBOUR_CORE]
+        return [
+            self.vector(own + core),
+            self.vector(["-1" + f for f in core]),
+            self.vector(["+1" + f for f in core]),
+            self.vector(["-2" + f for f in near]),
+            self.vector(["+2" + f for f in near]),
+        ]
+
+    def _rule_vectors(self, label: str) -> list[np.ndarray]:
+        """A rules label as the token's own, as the word before's, as the word after's."""
+        feat = "r=" + label
+        return [self.vector([feat]), self.vector(["-1" + feat]), self.vector(["+1" + feat])]
+
+    def emissions(self, occ: Occurrences) -> np.ndarray:
+        """(tokens, labels) state scores, the same sums CRFsuite makes from the strings of
+        ``token_features`` (context stops at sentence ends)."""
+        m = len(occ.keys)
+        types = self._types.of(occ.keys)
+        rules = self._rules.of(occ.rule)
+        first = np.zeros(m, dtype=bool)
+        first[[0, *occ.sentence_ends[:-1]]] = True
+        last = np.zeros(m, dtype=bool)
+        last[np.array(occ.sentence_ends) - 1] = True
+        fixed = self._fixed
+        e = types[:, 0] + rules[:, 0] + fixed["bias"]
+        e[1:] += (types[:-1, 1] + rules[:-1, 1]) * ~first[1:, None]
+        e[:-1] += (types[1:, 2] + rules[1:, 2]) * ~last[:-1, None]
+        e[2:] += types[:-2, 3] * ~(first[2:] | first[1:-1])[:, None]
+        e[:-2] += types[2:, 4] * ~(last[:-2] | last[1:-1])[:, None]
+        e[first] += fixed["BOS"]
+        e[last] += fixed["EOS"]
+        gap = np.array(occ.gap_before)
+        e[gap] += fixed["gapL"]
+        e[:-1][gap[1:] & ~last[:-1]] += fixed["gapR"]
+        with_extra = [k for k, extra in enumerate(occ.extra) if extra]
+        if with_extra:
+            e[with_extra] += self._extras.of([tuple(occ.extra[k]) for k in with_extra])[:, 0]
+        self._add_bigrams(occ.words, first, e)
+        return e
+
+    def _add_bigrams(self, words: list[str], first: np.ndarray, e: np.ndarray) -> None:
+        pairs = [f"{a}|{b}" for a, b in pairwise(words)]
+        left, right = self._left, self._right
+        for k in [k for k, p in enumerate(pairs) if p in left or p in right]:
+            if first[k + 1]:
+                continue  # a sentence starts between them
+            p = pairs[k]
+            if p in left:
+                e[k + 1] += left[p]
+            if p in right:
+                e[k] += right[p]
+
+    def decode(self, e: np.ndarray, sentence_ends: list[int]) -> list[str]:
+        """Best label sequence of each sentence (Viterbi), all sentences stepped together:
+        sorted longest first, the sentences still running at a position are a prefix."""
+        ends = np.array(sentence_ends)
+        starts = np.concatenate([[0], ends[:-1]])
+        lengths = ends - starts
+        order = np.argsort(-lengths, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        lengths = lengths[order]
+        n, longest = len(ends), int(lengths[0])
+        sentence = rank[np.repeat(np.arange(n), ends - starts)]
+        pos = np.arange(len(e)) - np.repeat(starts, ends - starts)
+        padded = np.zeros((longest, n, self.n_labels))
+        padded[pos, sentence] = e
+        running = (lengths[None, :] > np.arange(longest)[:, None]).sum(axis=1)
+        trans = self.weights.trans
+        score = padded[0].copy()
+        back = np.zeros((longest, n, self.n_labels), dtype=np.intp)
+        for t in range(1, longest):
+            k = running[t]
+            cand = score[:k, :, None] + trans
+            back[t, :k] = cand.argmax(axis=1)
+            score[:k] = cand.max(axis=1) + padded[t, :k]
+        y = score.argmax(axis=1)
+        best = np.zeros((longest, n), dtype=np.intp)
+        for t in range(longest - 1, 0, -1):
+            k = running[t]
+            best[t, :k] = y[:k]
+            y[:k] = back[t, np.arange(k), y[:k]]
+        best[0] = y
+        labels = self.labels
+        return [labels[k] for k in best[pos, sentence].tolist()]
