@@ -13,6 +13,7 @@ from newsflow.cli.commands import (
     dlq_cmd,
     enrich_cmd,
     eval_cmd,
+    eval_search_cmd,
     eval_topics_cmd,
     index_cmd,
     lag_cmd,
@@ -67,6 +68,7 @@ app.command("run")(checked_first("run", run_cmd.run))
 app.command("search")(checked_first("search", search_cmd.search))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
+eval_cmd.eval_app.command("search")(eval_search_cmd.search)
 app.add_typer(eval_cmd.eval_app, name="eval")
 app.add_typer(train_cmd.train_app, name="train")
 app.command("bench")(checked_first("bench", bench_cmd.bench))

@@ -89,6 +89,11 @@ class Entity(BaseModel):
     type: EntityType
     text: str = Field(description="surface form as written in body")
     canonical: str = Field(description="normalized, clitics stripped: what dashboards aggregate")
+    display: str | None = Field(
+        default=None,
+        description="written form for people (ة and hamza kept, clitics and harakat removed); "
+        "None: show canonical",
+    )
     start: int = Field(ge=0, description="character offset into body")
     end: int = Field(ge=0)
     confidence: float = Field(ge=0, le=1)

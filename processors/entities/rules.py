@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from newsflow.core.arabic_segment import display_form
 from newsflow.core.contract import Entity
 from processors.entities.document import (
     NAME_READY_TITLE_ENDS,
@@ -127,11 +128,13 @@ def to_entity(doc: Doc, c: Cand) -> Entity:
     plen = doc.plen[c.start]
     if plen:
         start = doc.folded.body_index(doc.starts[c.start] + plen)
+    canonical = c.canonical or canonical_form(doc, c)
     return make_entity(
         {
             "type": c.etype,
             "text": doc.text[start:end],
-            "canonical": c.canonical or canonical_form(doc, c),
+            "canonical": canonical,
+            "display": display_form(doc.text[start:end], canonical),
             "start": start,
             "end": end,
             "confidence": round(c.confidence, 3),

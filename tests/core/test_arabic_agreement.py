@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.es_doc import clitic_stripped_text, to_es_doc
-from ingest.search import entity_filter_values
-from newsflow.core.arabic import fold, fold_text, without_proclitics, words
+from ingest.es_doc import to_es_doc
+from ingest.search import build_query, entity_filter_values
+from newsflow.core.arabic import fold, fold_text, words
+from newsflow.core.arabic_segment import segment_word
 from newsflow.core.contract import RawArticle
 from processors.dedup import word_bytes
 from processors.enrich import Enricher
@@ -61,11 +62,23 @@ def test_topic_terms_match_folded_text_whatever_the_spelling() -> None:
     assert clean and [t.label for t in clean] == [t.label for t in noisy]
 
 
-def test_clitic_field_words_come_from_the_one_clitic_table() -> None:
-    text = "وبوتين لبوتين ببوتين فلبنان"
-    expected = [v for w in words(fold_text(text)) for v in without_proclitics(w)]
-    assert clitic_stripped_text(text).split() == expected
-    assert "بوتين" in expected and "لبنان" in expected
+def test_seg_field_and_query_use_the_one_segmentation(enricher: Enricher) -> None:
+    text = "وبوتين لبوتين ببوتين فلبنان بالوزير"
+    article = enricher.enrich(RawArticle(url="https://example.org/d", title=text, body=BODY))
+    doc = to_es_doc(article)
+    expected = [t for w in words(fold_text(text)) for t in segment_word(w)]
+    assert doc["seg"]["title"].split() == expected == ["بوتين"] * 3 + ["لبنان", "وزير"]
+    query = str(build_query(text)["query"]["bool"]["must"])
+    assert all(term in query for term in expected)
+
+
+def test_entities_carry_their_written_form(enricher: Enricher) -> None:
+    article = enricher.enrich(RawArticle(url="https://example.org/e", title="", body=BODY))
+    shown = dict(zip(to_es_doc(article)["entity_names"], to_es_doc(article)["entity_display"],
+                     strict=True))
+    assert shown.get("القاهره") == "القاهرة"
+    for e in article.entities:  # the written form reads as the canonical key, or is the key
+        assert e.display and (fold_text(e.display) == e.canonical or e.display == e.canonical)
 
 
 def test_noisy_spellings_fold_to_one_key() -> None:

@@ -120,3 +120,13 @@ def test_dashboard_panels_match_references() -> None:
         assert panel["gridData"]["i"] == panel["panelIndex"]
     panel_ids = {r["id"] for r in refs.values()}
     assert {o["id"] for o in _of_type("lens")} <= panel_ids
+
+
+def test_data_view_hides_search_helpers_and_searches_show_written_names() -> None:
+    (dv,) = _of_type("index-pattern")
+    hidden = {f["value"] for f in json.loads(dv["attributes"]["sourceFilters"])}
+    assert hidden == {"seg*", "body_normalized"}
+    for obj in _of_type("search"):
+        columns = obj["attributes"]["columns"]
+        # People read the written form (وزارة الخارجية); folded keys are for Lens and filters.
+        assert not set(columns) & {"persons", "locations", "organizations", "entity_names"}

@@ -15,6 +15,7 @@ RUNTIME_DATA = [
     "processors/data/ner_crf/anercorp-train.crfsuite",
     "processors/data/ner_crf/anercorp-train.json",
     "newsflow/samples/articles.jsonl",
+    "newsflow/core/data/arabic_lexicon.tsv.gz",
 ]
 
 

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from ingest.es_doc import clitic_stripped_text, to_es_doc
+from ingest.es_doc import to_es_doc
 from ingest.es_setup import load_template, template_for
 from newsflow.core.arabic import fold_text, without_proclitics
+from newsflow.core.arabic_segment import segment_text
 from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
 from newsflow.core.settings import Settings
 
 # Built-in names of stock Elasticsearch 8.x (server + analysis-common module).
 STOCK_FILTERS = {"lowercase", "decimal_digit", "arabic_normalization", "arabic_stem"}
-STOCK_TOKENIZERS = {"standard"}
+STOCK_TOKENIZERS = {"standard", "whitespace"}
 
 
 def full_article() -> EnrichedArticle:
@@ -130,9 +131,27 @@ def test_without_proclitics(word: str, variants: list[str]) -> None:
     assert without_proclitics(word) == variants
 
 
-def test_clitic_stripped_text_ignores_marks_and_plain_words() -> None:
-    assert clitic_stripped_text("قال وَبُوتين: مصر ٢٠٢٤ Putin") == "بوتين وتين"
-    assert clitic_stripped_text("") == ""
+def test_seg_text_is_the_segmentation_of_every_word() -> None:
+    assert segment_text("قال وَبُوتين: مصر ٢٠٢٤ Putin") == "قال بوتين مصر 2024 putin"
+    assert segment_text("") == ""
+    doc = to_es_doc(full_article())
+    assert doc["seg"] == {"title": "بوتين في لبنان", "body": "قال رئيس بوتين ان اوكرانيا"}
+
+
+def test_display_arrays_follow_the_folded_ones() -> None:
+    doc = to_es_doc(full_article())
+    assert doc["entity_display"] == ["بوتين", "أوكرانيا", "الناتو", "روسي"]
+    assert doc["locations_display"] == ["أوكرانيا"]
+    assert len(doc["persons_display"]) == len(doc["persons"])
+
+
+def test_default_field_for_kibana_points_at_mapped_text_fields() -> None:
+    tpl = load_template()["template"]
+    mapped = _mapped_paths(tpl["mappings"]["properties"])
+    for spec in tpl["settings"]["index"]["query"]["default_field"]:
+        field = spec.split("^")[0]
+        parent, _, sub = field.partition(".")
+        assert field in mapped or sub in mapped.get(parent, {}).get("fields", {}), field
 
 
 def test_fold_name() -> None:

@@ -12,26 +12,49 @@ def _filters(body: dict[str, Any]) -> list[dict[str, Any]]:
     return list(body["query"]["bool"]["filter"])
 
 
-def test_text_query_combines_exact_clitic_stemmed_and_phrase() -> None:
+def _segmented(body: dict[str, Any]) -> dict[str, Any]:
+    (must,) = body["query"]["bool"]["must"]
+    return dict(must["bool"])
+
+
+def test_text_query_segmented_words_decide_exact_stemmed_phrase_score() -> None:
     body = build_query("  بوتين   لبنان ")
+    seg = _segmented(body)
+    assert seg["minimum_should_match"] == "2<-1 5<75%"
+    seg_terms = [q["match"]["seg.body"]["query"] for c in seg["should"]
+                 for q in c["dis_max"]["queries"] if "seg.body" in q["match"]]
+    assert seg_terms == ["بوتين", "لبنان"]
     should = body["query"]["bool"]["should"]
-    assert body["query"]["bool"]["minimum_should_match"] == 1
     fields = [f for c in should if "multi_match" in c for f in c["multi_match"]["fields"]]
-    assert {"title.exact^4", "body.exact^2", "title^2", "body^1", "clitic.body^1"} <= set(fields)
+    assert {"title.exact^4", "body.exact^2", "title^2", "body^1"} <= set(fields)
     assert should[0]["multi_match"]["query"] == "بوتين لبنان"
     phrases = [c["match_phrase"] for c in should if "match_phrase" in c]
-    assert {"body.exact", "title.exact"} == {next(iter(p)) for p in phrases}
+    assert {"body.exact", "title.exact", "seg.title"} == {next(iter(p)) for p in phrases}
     assert _filters(body) == []
     assert body["size"] == 10
 
 
-def test_exact_fields_outrank_stemmed() -> None:
+def test_query_words_are_segmented_like_documents() -> None:
+    from newsflow.core.arabic_segment import segment_text
+
+    seg = _segmented(build_query("بالوزير ولبنان"))
+    terms = [c["dis_max"]["queries"][0]["match"]["seg.title"]["query"] for c in seg["should"]]
+    assert terms == ["وزير", "لبنان"] == segment_text("بالوزير ولبنان").split()
+
+
+def test_exact_fields_outrank_stemmed_and_stemmed_never_decides() -> None:
     body = build_query("لبنان")
     exact, stemmed = body["query"]["bool"]["should"][:2]
+    assert exact["multi_match"]["boost"] > stemmed["multi_match"]["boost"]
     boost = {f.split("^")[0]: float(f.split("^")[1]) for f in
              exact["multi_match"]["fields"] + stemmed["multi_match"]["fields"]}
     assert boost["title.exact"] > boost["title"] and boost["body.exact"] > boost["body"]
-    assert boost["clitic.body"] <= boost["body.exact"]
+    # The stemmed fields are only in the scoring clauses, never in what must match.
+    assert "title" not in str(body["query"]["bool"]["must"]).replace("seg.title", "")
+
+
+def test_punctuation_only_query_matches_nothing() -> None:
+    assert build_query("؟!")["query"]["bool"]["must"] == [{"match_none": {}}]
 
 
 def test_filters() -> None:
@@ -69,7 +92,11 @@ def test_empty_query_lists_newest_with_filters() -> None:
 def test_highlight_for_terminal() -> None:
     hl = build_query("بوتين")["highlight"]
     assert hl["pre_tags"] == [HL_PRE] and hl["post_tags"] == [HL_POST]
-    assert set(hl["fields"]) == {"body.exact", "body"}
+    # One highlighted field (the stemmed one doubled the cost); its highlight_query marks the
+    # clitic forms the segmented match found.
+    assert set(hl["fields"]) == {"body.exact"}
+    forms = hl["fields"]["body.exact"]["highlight_query"]["bool"]["should"][1]["terms"]
+    assert {"بوتين", "وبوتين", "لبوتين"} <= set(forms["body.exact"])
     assert all(f["fragment_size"] == 160 for f in hl["fields"].values())
 
 
@@ -79,12 +106,15 @@ def test_parse_hit_prefers_exact_highlight_and_counts_entities() -> None:
         "_source": {
             "title": "t", "source": "s", "url": "u", "published_at": "2024-01-01T00:00:00Z",
             "topic_labels": ["conflict"],
-            "entities": [{"canonical": "لبنان"}, {"canonical": "بوتين"}, {"canonical": "بوتين"}],
+            "entities": [{"canonical": "لبنان", "text": "لبنان"},
+                         {"canonical": "بوتين", "text": "بوتين"},
+                         {"canonical": "بوتين", "text": "بوتين"},
+                         {"canonical": "جده", "text": "جدة", "display": "جدة"}],
         },
         "highlight": {"body.exact": [f"قال {HL_PRE}بوتين{HL_POST}"], "body": ["x"]},
     }
     out = parse_hit(hit)
-    assert out.entities == ["بوتين", "لبنان"]
+    assert out.entities == ["بوتين", "لبنان", "جدة"]
     assert out.snippets == [f"قال {HL_PRE}بوتين{HL_POST}"]
     assert out.topics == ["conflict"] and out.score == 3.5
 

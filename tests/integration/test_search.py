@@ -55,7 +55,21 @@ DOCS = [
         topics=("conflict",), day=7),
     art("ukraine-plain", "مساعدات إلى اوكرانيا", "أعلنت دول أوروبية إرسال مساعدات الى اوكرانيا.",
         topics=("conflict",), day=8),
+    # One form of وزير each: Lucene's stemmer makes وزير -> زير but الوزير -> وزير.
+    art("wazir-def", "تصريحات رسمية", "أكد الوزير أن الخطة ستنفذ خلال العام.", day=9),
+    art("wazir-wa", "اجتماع الحكومة", "حضر الاجتماع رئيس الحكومة ووزير المالية.", day=10),
+    art("wazir-bi", "لقاء في العاصمة", "التقى السفير بالوزير في مكتبه صباح أمس.", day=11),
+    art("wazir-bare", "تعيين جديد", "صدر أمر بتعيين وزير جديد للتعليم.", day=12),
+    art("zir", "صناعة الفخار", "يصنع الحرفي الزير من الطين لحفظ الماء.", day=13),
+    # لبن / اللبن only (no لبنان) and لبنان only (no لبن), for the stem-collision checks.
+    art("laban-only", "منتجات الألبان", "يشرب الأطفال لبن البقر، ويباع اللبن طازجا.", day=14),
+    art("lebanon-only", "زيارة رسمية", "وصل الوفد إلى لبنان أمس في زيارة رسمية.", day=15),
 ]
+# Entities as the enrichment writes them: folded canonical key, surface text with ة and hamza.
+DOCS.append(DOCS[0].model_copy(update={"id": "jeddah", "title": "أمطار في جدة",
+                                       "body": "هطلت أمطار على جدة وجدة القديمة.", "entities": [
+    Entity(type="LOC", text="جدة", canonical="جده", start=14, end=17, confidence=1),
+    Entity(type="LOC", text="جدة", canonical="جده", start=19, end=22, confidence=1)]}))
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +171,55 @@ def test_ensure_index_is_idempotent(indexed: Settings) -> None:
         es.close()
     assert set(again.values()) == {"unchanged", "exists"}
     assert alias[indexed.es_index]["aliases"][indexed.es_alias]["is_write_index"] is True
+
+
+def test_wazir_finds_every_clitic_form_and_back(indexed: Settings) -> None:
+    forms = {"wazir-def", "wazir-wa", "wazir-bi", "wazir-bare"}
+    for query in ("وزير", "الوزير", "ووزير", "بالوزير"):
+        ids = set(_ids(_search(indexed, query)))
+        assert forms <= ids, query
+        assert "zir" not in ids, query  # الزير (the jar) is not وزير without its و
+
+
+def test_lebanon_never_returns_milk_and_milk_never_returns_lebanon(indexed: Settings) -> None:
+    for query in ("لبنان", "ولبنان", "بلبنان"):
+        ids = set(_ids(_search(indexed, query)))
+        assert {"lebanon", "lebanon-only"} <= ids, query
+        assert not ids & {"milk", "laban-only"}, query
+    for query in ("اللبن", "لبن"):
+        ids = set(_ids(_search(indexed, query)))
+        assert {"milk", "laban-only"} <= ids, query
+        assert not ids & {"lebanon", "lebanon-only"}, query
+
+
+def test_seg_fields_use_the_python_segmentation(indexed: Settings) -> None:
+    es = _es(indexed)
+    try:
+        src = es.get(index=indexed.es_alias, id="wazir-wa")["_source"]
+        res = es.indices.analyze(index=indexed.es_index, field="seg.body", text=src["seg"]["body"])
+    finally:
+        es.close()
+    tokens = [t["token"] for t in res["tokens"]]
+    assert "وزير" in tokens and "ووزير" not in tokens
+
+
+def test_highlight_marks_the_clitic_form_the_article_uses(indexed: Settings) -> None:
+    hit = next(h for h in _search(indexed, "وزير").hits if h.id == "wazir-bi")
+    assert any(f"{HL_PRE}بالوزير" in s for s in hit.snippets)
+
+
+def test_kibana_query_string_uses_the_default_fields(indexed: Settings) -> None:
+    es = _es(indexed)
+    try:
+        res = es.search(index=indexed.es_alias, query={"query_string": {"query": "وزير"}},
+                        size=20)
+    finally:
+        es.close()
+    ids = {h["_id"] for h in res["hits"]["hits"]}
+    assert {"wazir-def", "wazir-wa", "wazir-bi", "wazir-bare"} <= ids
+
+
+def test_entities_are_shown_in_written_form_and_filtered_by_key(indexed: Settings) -> None:
+    (hit,) = [h for h in _search(indexed, "أمطار جدة").hits if h.id == "jeddah"]
+    assert hit.entities == ["جدة"]  # not the folded key جده
+    assert [h.id for h in _search(indexed, "", entity="جدة").hits] == ["jeddah"]
