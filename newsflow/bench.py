@@ -290,6 +290,7 @@ def private_settings(base: Settings, suffix: str) -> Settings:
         "topic_raw": f"bench{suffix}.raw",
         "topic_enriched": f"bench{suffix}.enriched",
         "topic_dlq": f"bench{suffix}.dlq",
+        "topic_label_prefix": f"bench{suffix}.topic.",
         "es_alias": f"bench{suffix}-news",
         "app_id": f"newsflow-bench{suffix}",
         "indexer_group": f"newsflow-indexer-bench{suffix}",
@@ -691,7 +692,9 @@ def cleanup(settings: Settings, say: Say) -> None:
         try:
             with contextlib.suppress(Exception):
                 admin.delete_topics(
-                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq])
+                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+                    + [t for t in admin.list_topics()
+                       if t.startswith(settings.topic_label_prefix)])
             with contextlib.suppress(Exception):
                 admin.delete_groups([settings.indexer_group, settings.app_id,
                                      replay_settings(settings).indexer_group])

@@ -23,6 +23,7 @@ from ingest.producer import DLQ_MAX_BYTES
 from newsflow.deadletter import encode_dead_letter
 from newsflow.settings import Settings, get_settings
 from processors.enrich import Enricher
+from processors.label_router import LabelRouter
 from processors.stage import Coordinates, Enriched, Failed, process_record
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     # command with its message, rather than crashing the agent inside a running worker.
     enricher = Enricher(settings)
     stats = WorkerStats()
+    label_router = LabelRouter.from_settings(settings)
     datadir = settings.stack_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
@@ -114,6 +116,12 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
     app.newsflow_stats = stats  # type: ignore[attr-defined]
+    label_topics: dict[str, faust.TopicT] = {}
+
+    def label_topic(name: str) -> faust.TopicT:
+        if name not in label_topics:
+            label_topics[name] = app.topic(name, key_type=bytes, value_type=bytes)
+        return label_topics[name]
 
     async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
         """Send and wait for the broker's acknowledgement; retry forever rather than drop."""
@@ -158,12 +166,20 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
         async for events in batches:
             outputs = []
+            enriched: list[Enriched] = []
             for event in events:
                 msg = event.message
                 where = Coordinates(msg.topic, msg.partition, msg.offset)
-                outputs.append(
-                    route(process_record(enricher, event.key, event.value, where), where)
-                )
+                result = process_record(enricher, event.key, event.value, where)
+                outputs.append(route(result, where))
+                if isinstance(result, Enriched):
+                    enriched.append(result)
+            # Per-label copies and retractions (processors.routing) go out with the batch, so
+            # they are acknowledged before the batch is: at-least-once like news.enriched.
+            labelled = await label_router.records(
+                [r.article for r in enriched], [r.value for r in enriched]
+            )
+            outputs.extend((label_topic(t), key, value) for t, key, value in labelled)
             sent = await asyncio.gather(
                 *[topic.send(key=key, value=value) for topic, key, value in outputs]
             )
@@ -176,7 +192,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        return web.json(stats.as_dict())
+        return web.json({**stats.as_dict(), "label_streams": label_router.as_dict()})
 
     return app
 
