@@ -13,5 +13,6 @@ from newsflow.commands import (  # noqa: F401
     search_cmd,
     setup_cmd,
     stack_cmd,
+    subscribe_cmd,
     worker_cmd,
 )
