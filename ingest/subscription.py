@@ -69,15 +69,20 @@ def decode_item(value: bytes) -> Item:
     return EnrichedArticle.model_validate(data)
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+class _ForgetRevoked(ConsumerRebalanceListener):
+    """Revoked partitions are dropped from the positions to commit: another member continues
+    from the last commit (at most about a second of re-delivery). kafka-python runs listeners
+    on its IO thread, where blocking calls such as ``commit`` are not allowed."""
+
     def __init__(self, sub: Subscription) -> None:
         self.sub = sub
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self.sub._commit(only={(tp.topic, tp.partition) for tp in revoked})
+        for tp in revoked:
+            self.sub.positions.pop((tp.topic, tp.partition), None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        self.sub._start_assigned(list(assigned))
+        pass  # positioned by committed offset, else auto_offset_reset (new / beginning)
 
 
 class Subscription:
@@ -111,6 +116,7 @@ class Subscription:
         self._last_commit = time.monotonic()
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._consumer: KafkaConsumer | None = None
+        self._pending: list[Any] = []  # records fetched while joining the group
         self.on_ready: Callable[[Subscription], None] | None = None
 
     # --- connection -----------------------------------------------------------------------
@@ -126,18 +132,26 @@ class Subscription:
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self.start == "beginning" else "latest",
             fetch_max_wait_ms=100,
+            # A subscriber restarted after a crash waits for its dead self to time out of the
+            # group: 10 s rather than the client's 45 s default.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             client_id=f"newsflow-subscribe-{self.group or 'anonymous'}",
         )
         if self.group:
-            self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+            self._consumer.subscribe(self.topics, listener=_ForgetRevoked(self))
             self._wait_for_assignment()
         else:
             tps = self._all_partitions()
             self._consumer.assign(tps)
             self._start_assigned(tps)
+        first_pending: Positions = {}
+        for r in reversed(self._pending):
+            first_pending[(r.topic, r.partition)] = r.offset
         for tp in self._consumer.assignment():  # resolve lazy seeks now, not at first fetch
-            self.positions[(tp.topic, tp.partition)] = self._consumer.position(tp)
+            where = (tp.topic, tp.partition)
+            self.positions[where] = first_pending.get(where, self._consumer.position(tp))
         if self.on_ready:
             self.on_ready(self)
         return self
@@ -159,12 +173,12 @@ class Subscription:
         while not self._consumer.assignment():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"group {self.group!r} got no partitions in {timeout:.0f} s")
-            # poll() joins the group (the listener positions the partitions); a record it
-            # already returns is given back by seeking to it.
-            batch = self._consumer.poll(timeout_ms=200, max_records=1)
-            for tp, records in batch.items():
-                if records:
-                    self._consumer.seek(tp, records[0].offset)
+            # poll() joins the group; records it returns already are kept for deliveries().
+            batch = self._consumer.poll(timeout_ms=200)
+            self._pending.extend(r for rs in batch.values() for r in rs)
+        if isinstance(self.start, datetime):  # --since: for partitions never committed
+            self._pending.clear()
+            self._start_assigned(list(self._consumer.assignment()))
 
     def _start_assigned(self, tps: list[TopicPartition]) -> None:
         """Position newly assigned partitions: resume token, else committed, else ``start``."""
@@ -218,8 +232,11 @@ class Subscription:
         consumer = self._consumer
         assert consumer is not None
         while True:
-            batch = consumer.poll(timeout_ms=int(self.poll_seconds * 1000))
-            records = [r for rs in batch.values() for r in rs]  # in order within a partition
+            if self._pending:
+                records, self._pending = self._pending, []
+            else:
+                batch = consumer.poll(timeout_ms=int(self.poll_seconds * 1000))
+                records = [r for rs in batch.values() for r in rs]  # in order per partition
             if not records:
                 self._commit()
                 if idle:
@@ -265,20 +282,23 @@ class Subscription:
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
             self._commit()
 
-    def _commit(self, only: set[tuple[str, int]] | None = None) -> None:
+    def _commit(self) -> None:
         self._last_commit = time.monotonic()
         if not self.group or self._consumer is None:
             return
+        from kafka.errors import CommitFailedError
         from kafka.structs import OffsetAndMetadata
 
-        due = {tp: off for tp, off in self.positions.items()
-               if self._committed.get(tp) != off and (only is None or tp in only)}
-        if due:
+        due = {tp: off for tp, off in self.positions.items() if self._committed.get(tp) != off}
+        if not due:
+            return
+        try:
             self._consumer.commit({TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
                                    for (t, p), off in due.items()})
-            self._committed.update(due)
-        for tp in only or ():  # revoked: another member continues from the commit
-            self.positions.pop(tp, None)
+        except CommitFailedError as exc:  # mid-rebalance: the new owner re-reads these
+            log.warning("commit failed (%s); those records will be delivered again", exc)
+            return
+        self._committed.update(due)
 
     def __iter__(self) -> Iterator[Item]:
         try:

@@ -11,6 +11,7 @@ from newsflow.commands import (  # noqa: F401
     run_cmd,
     schema_cmd,
     search_cmd,
+    serve_cmd,
     setup_cmd,
     stack_cmd,
     subscribe_cmd,
