@@ -79,7 +79,9 @@ def load_corpus(settings: Settings, corpus: Path, limit: int | None, say: Say) -
 
     paths = sorted(corpus.glob("*.zip")) if corpus.is_dir() else [corpus]
     enricher = Enricher(settings)
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    # A shared, busy cluster can take longer than the default timeout for one bulk chunk.
+    es = Elasticsearch(**{**settings.es_client_kwargs(), "request_timeout": 120},  # type: ignore[arg-type]
+                       retry_on_timeout=True, max_retries=5)
     ensure_index(es, settings)
 
     def actions() -> Iterator[dict[str, Any]]:
@@ -92,7 +94,7 @@ def load_corpus(settings: Settings, corpus: Path, limit: int | None, say: Say) -
                        "_source": to_es_doc(article)}
 
     t0 = time.monotonic()
-    ok, _ = helpers.bulk(es, actions(), chunk_size=500, raise_on_error=False)
+    ok, _ = helpers.bulk(es, actions(), chunk_size=250, raise_on_error=False, max_retries=5)
     es.indices.refresh(index=settings.es_alias)
     es.close()
     say(f"loaded {ok} articles into {settings.es_alias} in {time.monotonic() - t0:.0f} s")
@@ -143,7 +145,7 @@ def measure(settings: Settings, requests: int, say: Say) -> dict[str, Any]:
 
 
 def run_serve_bench(settings: Settings, *, requests: int, corpus: Path | None,
-                    limit: int | None, say: Say) -> dict[str, Any]:
+                    limit: int | None, keep: bool, say: Say) -> dict[str, Any]:
     if corpus is None:
         return measure(settings, requests, say)
     private = settings.model_copy(update={"es_alias": f"servebench{uuid.uuid4().hex[:8]}-news"})
@@ -152,7 +154,11 @@ def run_serve_bench(settings: Settings, *, requests: int, corpus: Path | None,
         load_corpus(private, corpus, limit, say)
         return measure(private, requests, say)
     finally:
-        es.options(ignore_status=404).indices.delete(index=f"{private.es_alias}-*")
-        es.options(ignore_status=404).indices.delete_index_template(
-            name=f"{private.es_alias}-template")
+        if keep:
+            say(f"kept {private.es_alias}: NEWSFLOW_ES_ALIAS={private.es_alias} "
+                "newsflow serve-bench measures it again")
+        else:
+            es.options(ignore_status=404).indices.delete(index=f"{private.es_alias}-*")
+            es.options(ignore_status=404).indices.delete_index_template(
+                name=f"{private.es_alias}-template")
         es.close()
