@@ -6,19 +6,20 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 
-TEMPLATE_PATH = (
-    Path(__file__).resolve().parent.parent / "deploy" / "elasticsearch-index" / "news-template.json"
-)
+# Package data, so an installed wheel finds it outside a checkout.
+TEMPLATE_PATH: Traversable = resources.files("ingest") / "data" / "news-template.json"
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def load_template(path: Path | Traversable = TEMPLATE_PATH) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

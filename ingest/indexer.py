@@ -28,9 +28,10 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.es_doc import to_es_doc
-from newsflow.articles import DeadLetter, EnrichedArticle
-from newsflow.deadletter import dead_letter as make_dead_letter
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
+from newsflow.core.contract import DeadLetter, EnrichedArticle
+from newsflow.core.deadletter import dead_letter as make_dead_letter
+from newsflow.core.settings import Settings
 
 log = logging.getLogger("newsflow.indexer")
 
@@ -49,7 +50,7 @@ _TRANSIENT_4XX_TYPES = frozenset({"index_not_found_exception", "cluster_block_ex
 
 
 @dataclass(frozen=True)
-class SourceRecord:
+class ConsumedRecord:
     """The parts of a Kafka record the indexer needs; decoupled from kafka-python's type."""
 
     topic: str
@@ -70,14 +71,14 @@ class SourceRecord:
 class Prepared:
     """A record that passed the contract and is ready for the bulk body."""
 
-    record: SourceRecord
+    record: ConsumedRecord
     doc_id: str
     source: bytes  # the JSON document
 
 
 @dataclass(frozen=True)
 class Failure:
-    record: SourceRecord
+    record: ConsumedRecord
     error_type: str
     error: str
 
@@ -88,7 +89,7 @@ class Verdict(enum.Enum):
     RETRY = "retry"
 
 
-def prepare(record: SourceRecord) -> Prepared | Failure:
+def prepare(record: ConsumedRecord) -> Prepared | Failure:
     """Decode, validate against the contract and render the ES document; a record that cannot
     be indexed is a ``Failure`` bound for the DLQ (retrying would never fix it)."""
     if record.value is None:
@@ -186,8 +187,8 @@ def classify_request_error(status: int | None) -> Verdict:
 
 
 def dead_letter(failure: Failure, now: Callable[[], Any] | None = None) -> DeadLetter:
-    """The DLQ record for ``failure``, with the whole original (see newsflow.deadletter) and the
-    exact source coordinates."""
+    """The DLQ record for ``failure``, with the whole original (see
+    newsflow.core.deadletter) and the exact source coordinates."""
     rec = failure.record
     extra: dict[str, Any] = {"ts": now()} if now is not None else {}
     return make_dead_letter(
@@ -204,7 +205,7 @@ def dead_letter(failure: Failure, now: Callable[[], Any] | None = None) -> DeadL
 
 
 def committable_offsets(
-    records: Iterable[SourceRecord], unhandled: Iterable[SourceRecord] = ()
+    records: Iterable[ConsumedRecord], unhandled: Iterable[ConsumedRecord] = ()
 ) -> dict[tuple[str, int], int]:
     """Next offset to commit per partition: one past the last record that has no unhandled
     record at or before it. Offsets are taken from the records themselves, not assumed
@@ -257,7 +258,7 @@ def drop_stale(items: Iterable[Any], epochs: Mapping[tuple[str, int], int]) -> l
     """Keep the items (records, or anything with ``.record``) whose partition has not been
     revoked since they were polled."""
     def current(x: Any) -> bool:
-        r = x if isinstance(x, SourceRecord) else x.record
+        r = x if isinstance(x, ConsumedRecord) else x.record
         return epochs.get(r.tp, 0) == r.epoch
 
     return [x for x in items if current(x)]
@@ -368,15 +369,14 @@ class _Indexer:
         self.consumer = consumer
         self.producer = producer
         # Records that arrived while we were paused in a retry wait (newly assigned partitions).
-        self.carry: list[SourceRecord] = []
+        self.carry: list[ConsumedRecord] = []
         self._last_stats_log = time.monotonic()
 
     @classmethod
     def connect(cls, settings: Settings, stop: threading.Event) -> _Indexer:
-        from elasticsearch import Elasticsearch
         from kafka import KafkaConsumer, KafkaProducer
 
-        kafka_cfg = settings.kafka_client_config()
+        kafka_cfg = kafka_config(settings)
         rev = _Revocations()
         consumer = KafkaConsumer(
             group_id=settings.indexer_group,
@@ -388,21 +388,21 @@ class _Indexer:
         )
         consumer.subscribe([settings.topic_enriched], listener=_listener(rev))
         producer = KafkaProducer(
-            client_id=f"{settings.app_id}-indexer-dlq", acks="all", **kafka_cfg
+            **kafka_producer_config(settings, client_id=f"{settings.app_id}-indexer-dlq")
         )
-        es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+        es = elasticsearch_client(settings)
         return cls(settings, stop, es, consumer, producer, rev)
 
     # -- polling -------------------------------------------------------------------------
 
-    def _poll(self, timeout_s: float, max_records: int) -> list[SourceRecord]:
+    def _poll(self, timeout_s: float, max_records: int) -> list[ConsumedRecord]:
         polled = self.consumer.poll(
             timeout_ms=max(0, int(timeout_s * 1000)), max_records=max(1, max_records)
         )
         epochs = self.rev.epochs()  # after poll: includes any rebalance it just ran
         rewound = self._rewind()
         out = [
-            SourceRecord(r.topic, r.partition, r.offset, r.key, r.value,
+            ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value,
                          epochs.get((r.topic, r.partition), 0))
             for recs in polled.values()
             for r in recs
@@ -459,7 +459,7 @@ class _Indexer:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def flush(self, batch: list[SourceRecord]) -> None:
+    def flush(self, batch: list[ConsumedRecord]) -> None:
         """Index ``batch`` completely (docs in ES or on the DLQ), then commit its offsets."""
         if not batch:
             return
@@ -568,7 +568,7 @@ class _Indexer:
             self.stats.dead_lettered += len(dead)
             return
 
-    def _commit(self, done: list[SourceRecord]) -> None:
+    def _commit(self, done: list[ConsumedRecord]) -> None:
         from kafka import TopicPartition
         from kafka.errors import CommitFailedError, KafkaError
         from kafka.structs import OffsetAndMetadata
@@ -614,7 +614,7 @@ class _Indexer:
 
     def run(self, max_idle_seconds: float | None) -> IndexerStats:
         s = self.settings
-        batch: list[SourceRecord] = []
+        batch: list[ConsumedRecord] = []
         batch_started = 0.0
         last_activity = time.monotonic()
         join_deadline = last_activity + JOIN_GRACE_SECONDS

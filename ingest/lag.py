@@ -8,7 +8,8 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from newsflow.settings import Settings
+from newsflow.core.clients import kafka_config
+from newsflow.core.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,8 @@ def pipeline_groups(settings: Settings) -> dict[str, str]:
 
 def consumer_lag(settings: Settings) -> list[PartitionLag]:
     groups = pipeline_groups(settings)
-    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="newsflow-lag")
-    consumer = KafkaConsumer(**settings.kafka_client_config(), group_id=None)
+    admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-lag")
+    consumer = KafkaConsumer(**kafka_config(settings), group_id=None)
     try:
         committed = admin.list_group_offsets(dict.fromkeys(groups))
         out = []

@@ -26,13 +26,13 @@ from kafka import KafkaProducer
 from pydantic import ValidationError
 
 from ingest.readers import SourceRecord
-from newsflow.articles import RawArticle
-from newsflow.deadletter import dead_letter, encode_dead_letter, validation_reason
-from newsflow.identity import article_id
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import kafka_producer_config
+from newsflow.core.contract import RawArticle
+from newsflow.core.deadletter import dead_letter, encode_dead_letter, validation_reason
+from newsflow.core.identity import article_id
+from newsflow.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-DLQ_MAX_BYTES = 20 * 1024 * 1024
 
 
 class RejectedArticle(ValueError):
@@ -83,19 +83,7 @@ class ProduceSummary:
 
 
 def kafka_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
-    cfg: dict[str, Any] = {
-        **settings.kafka_client_config(),
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": "lz4",
-        "linger_ms": 20,
-        "batch_size": 256 * 1024,
-        # dead letters carry the whole original record, which may be far larger than an article
-        "max_request_size": DLQ_MAX_BYTES,
-        "retries": 2**31 - 1,
-    }
-    cfg.update(overrides)
-    return KafkaProducer(**cfg)
+    return KafkaProducer(**kafka_producer_config(settings, **overrides))
 
 
 class ArticleProducer:

@@ -8,15 +8,14 @@ ordinary words (الحكومات ~ حكومة)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from ingest.es_doc import fold_name
-from newsflow.settings import Settings
+from newsflow.core.arabic import fold_text
+from newsflow.core.settings import Settings
 
 # Control characters cannot occur in cleaned article text, so they delimit highlights without
 # colliding with anything an article says; the CLI turns them into styles, --json into <em>.
@@ -74,11 +73,11 @@ def _since_value(since: str | date | datetime | None) -> str | None:
     return since  # ISO date or date math ("now-7d") — Elasticsearch parses both
 
 
-def entity_filter_values(entity: str, fold: Callable[[str], str] = fold_name) -> list[str]:
-    """Canonical names are stored folded (alef variants, ى, ة, diacritics); match both the folded
-    input and the input as typed, so the filter still works if the two foldings ever differ."""
-    raw = " ".join(entity.split())
-    return list(dict.fromkeys(v for v in (fold(raw), raw) if v))
+def entity_filter_values(entity: str) -> list[str]:
+    """Canonical names are stored folded by the same ``fold_text`` (alef variants, ى, ة,
+    diacritics), so the typed name folded is the value to filter on."""
+    folded = fold_text(entity)
+    return [folded] if folded else []
 
 
 def _phrase(field_name: str, text: str, boost: float) -> dict[str, Any]:
@@ -94,14 +93,13 @@ def build_query(
     source: str | None = None,
     since: str | date | datetime | None = None,
     limit: int = 10,
-    fold: Callable[[str], str] = fold_name,
 ) -> dict[str, Any]:
     """The ``_search`` body. An empty ``query`` lists the newest articles matching the filters."""
     filters: list[dict[str, Any]] = []
     if topic:
         filters.append({"term": {"topic_labels": topic}})
     if entity:
-        filters.append({"terms": {"entity_names": entity_filter_values(entity, fold)}})
+        filters.append({"terms": {"entity_names": entity_filter_values(entity)}})
     if source:
         filters.append({"term": {"source": source}})
     since_value = _since_value(since)

@@ -41,8 +41,9 @@ from ingest.subscription_filter import (
     decode_positions,
     encode_positions,
 )
-from newsflow.articles import EnrichedArticle, LabelRetraction
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import kafka_config
+from newsflow.core.contract import EnrichedArticle, LabelRetraction
+from newsflow.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 Start = Literal["new", "beginning"] | datetime
@@ -127,7 +128,7 @@ class Subscription:
             return self
         s = self.settings
         self._consumer = KafkaConsumer(
-            **s.kafka_client_config(),
+            **kafka_config(s),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self.start == "beginning" else "latest",

@@ -1,11 +1,11 @@
 """What a subscriber asked for (pure): label/entity/source/language filters, which topics to
 read, and the resume token (``topic@partition:offset,...``) used by the HTTP stream.
 
-Entity names match in any written form: the name asked for is folded like the pipeline folds
-canonical names (alef variants, ى/ي, ة/ه, diacritics, tatweel) and its leading clitics are
-tried off (وبوتين, لبوتين, ببوتين -> بوتين); it matches an article when its words appear, in
-order, among the words of one of the article's canonical entity names (so بوتين matches
-فلاديمير بوتين).
+Entity names match in any written form: the name asked for is folded by the one fold
+(``newsflow.core.arabic.fold_text``: alef variants, ى/ي, ة/ه, diacritics, tatweel), which also
+folded the canonical names, and its leading clitics are tried off (وبوتين, لبوتين, ببوتين ->
+بوتين); it matches an article when its words appear, in order, among the words of one of the
+article's canonical entity names (so بوتين matches فلاديمير بوتين).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ingest.es_doc import clitic_variants, fold_name
-from newsflow.articles import EnrichedArticle, LabelRetraction
-from newsflow.settings import Settings
+from newsflow.core.arabic import fold_text, without_proclitics, words
+from newsflow.core.contract import EnrichedArticle, LabelRetraction
+from newsflow.core.settings import Settings
 
 Item = EnrichedArticle | LabelRetraction
 Positions = dict[tuple[str, int], int]
@@ -30,17 +30,17 @@ class EntityMatcher:
     """Matches an article naming ``name`` however either side spelled it."""
 
     def __init__(self, name: str) -> None:
-        words = fold_name(name).split()
-        if not words:
+        asked = words(fold_text(name))
+        if not asked:
             raise ValueError(f"entity name {name!r} has no letters to match")
         self.name = name
         # The first word may carry a clitic (و/ف + ب/ل/ك); later words are names' own words.
-        self.forms = [[first, *words[1:]] for first in dict.fromkeys(
-            [words[0], *clitic_variants(words[0])])]
+        self.forms = [[first, *asked[1:]] for first in dict.fromkeys(
+            [asked[0], *without_proclitics(asked[0])])]
 
     def matches(self, article: EnrichedArticle) -> bool:
         for entity in article.entities:
-            canonical = fold_name(entity.canonical).split()
+            canonical = words(fold_text(entity.canonical))
             if any(_contains_run(canonical, form) for form in self.forms):
                 return True
         return False

@@ -8,8 +8,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from ingest.producer import DLQ_MAX_BYTES
-from newsflow.settings import Settings
+from newsflow.core.clients import kafka_config
+from newsflow.core.deadletter import DLQ_MAX_BYTES
+from newsflow.core.settings import Settings
 
 
 def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[NewTopic]:
@@ -48,7 +49,7 @@ def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[Ne
 
 def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[str, str]:
     """Create missing topics; returns {topic: "created" | "exists"}."""
-    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="newsflow-setup")
+    admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-setup")
     try:
         existing = set(admin.list_topics())
         result: dict[str, str] = {}

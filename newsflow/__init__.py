@@ -1,8 +1,9 @@
-"""newsflow: Arabic-first streaming news ingestion."""
+"""newsflow: Arabic-first streaming news ingestion.
 
-from importlib.metadata import PackageNotFoundError, version
+Layers, top to bottom (import-linter checks them, see pyproject.toml): entry points
+(``newsflow.cli``, the bench, the runner, the local stack), the stations ``ingest`` and
+``processors``, and the core ``newsflow.core``."""
 
-try:
-    __version__ = version("newsflow")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from newsflow.core.version import __version__
+
+__all__ = ["__version__"]

@@ -9,22 +9,24 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-
-from elasticsearch import Elasticsearch
 
 from ingest.producer import ArticleProducer
 from ingest.readers import iter_records
 from newsflow import stack
-from newsflow.settings import Settings
-from newsflow.setup import run_setup
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
+from newsflow.provision import run_setup
 
-READY_LINE = "enricher ready"  # logged by processors.app once the agent can consume
-SAMPLES = Path(__file__).resolve().parent / "samples" / "articles.jsonl"
+SAMPLES: Traversable = resources.files("newsflow") / "samples" / "articles.jsonl"  # package data
 Say = Callable[[str], None]
 
 
@@ -70,7 +72,8 @@ def child_processes(
     log_dir = log_dir or settings.stack_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = settings_env(settings)
-    port = settings.worker_web_port if web_port is None else web_port
+    # The worker's /health page says when it is ready; 0 asks for any free port (parallel runs).
+    port = settings.worker_web_port if web_port is None else (web_port or free_port())
     children: list[subprocess.Popen[bytes]] = []
     try:
         for name, argv in (
@@ -83,7 +86,7 @@ def child_processes(
                     subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
                 )
             say(f"{name}: pid {children[-1].pid}, log {path}")
-        wait_for_log(log_dir / "worker.log", READY_LINE, children[0])
+        wait_worker_ready(f"http://127.0.0.1:{port}/health", children[0], log_dir / "worker.log")
         yield children
     finally:
         for child in children:
@@ -102,31 +105,41 @@ def _name(proc: subprocess.Popen[bytes]) -> str:
     return str(args[3]) if isinstance(args, list) and len(args) > 3 else str(args)
 
 
-def wait_for_log(
-    path: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float = 180.0
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_worker_ready(
+    health_url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180.0
 ) -> None:
+    """Poll the worker's /health until it reports ``ready`` (its agent consumes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if needle in text:
-            return
+        with (
+            contextlib.suppress(OSError, ValueError),
+            urllib.request.urlopen(health_url, timeout=2) as resp,
+        ):
+            if json.loads(resp.read()).get("ready"):
+                return
         if proc.poll() is not None:
+            text = log.read_text(errors="replace") if log.exists() else ""
             raise RuntimeError(f"{_name(proc)} exited with {proc.returncode}:\n{text[-3000:]}")
         time.sleep(0.3)
-    raise TimeoutError(f"no {needle!r} in {path} after {timeout:.0f} s")
+    raise TimeoutError(f"worker not ready at {health_url} after {timeout:.0f} s; see {log}")
 
 
-def produce_samples(settings: Settings, path: Path = SAMPLES) -> list[str]:
-    with ArticleProducer(settings) as producer:
-        ids = [i for i in producer.send_many(iter_records([path])) if i]
-    return ids
+def produce_samples(settings: Settings, samples: Traversable = SAMPLES) -> list[str]:
+    with resources.as_file(samples) as path, ArticleProducer(settings) as producer:
+        return [i for i in producer.send_many(iter_records([path])) if i]
 
 
 def wait_searchable(
     settings: Settings, ids: list[str], timeout: float, children: list[subprocess.Popen[bytes]]
 ) -> int:
     """Poll until every id is in the alias; raises if a child dies or time runs out."""
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     deadline = time.monotonic() + timeout
     found = 0
     try:

@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from newsflow.articles import Entity
-from processors.arabic_text import fold_key, strip_article_clitics
+from newsflow.core.arabic import fold_text, strip_article_clitics
+from newsflow.core.contract import Entity
 
 INSTALL_HINT = (
     "install it with:  pip install 'newsflow[camel-ner]'  &&  camel_data -i ner  "
@@ -114,7 +114,7 @@ class CamelEntityExtractor:
             if etype not in ("PERS", "LOC", "ORG", "MISC"):
                 continue
             surface = text[start:end]
-            words = fold_key(surface).split()
+            words = fold_text(surface).split()
             if words:
                 words[0] = strip_article_clitics(words[0])
             out.append(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from newsflow.settings import Settings
+from newsflow.core.settings import Settings
 
 SCHEME = "affine32"
 SEED = 1
@@ -51,22 +51,11 @@ def _identity(x: int) -> int:
     return x
 
 
-# Punctuation becomes a space, so "قال،" and "قال ," are the same word. Done on UTF-8 bytes:
-# bytes.translate and bytes.replace run in C at memory speed; a regex word split over the
-# Arabic str costs about as much as the whole MinHash (~100 µs per article).
-_ASCII_PUNCT = bytes(
-    32 if (chr(c).isascii() and not chr(c).isalnum() and c != 32) else c for c in range(256)
-)
-_UNICODE_PUNCT = [ch.encode() for ch in "،؛؟٪«»“”‘’„…–—•·"]
-
-
-def words(text_normalized: str) -> list[bytes]:
-    """Word tokens (UTF-8) of normalized text, punctuation dropped."""
-    data = text_normalized.encode("utf-8", "replace").translate(_ASCII_PUNCT)
-    for p in _UNICODE_PUNCT:
-        if p in data:  # usually absent: normalize_search maps Arabic comma etc. to ASCII
-            data = data.replace(p, b" ")
-    return data.split()
+def word_bytes(text_normalized: str) -> list[bytes]:
+    """The tokens of ``newsflow.core.arabic.words`` as UTF-8 bytes, which MinHash hashes.
+    Folded text has only single spaces between words, so a bytes split (C speed) gives exactly
+    those tokens; a regex over the str would cost as much as the whole MinHash."""
+    return text_normalized.encode("utf-8", "replace").split()
 
 
 # MurmurHash3 32-bit finalizer, as datasketch applies it before its affine permutations.
@@ -156,7 +145,7 @@ class NearDuplicateIndex:
 
     def minhash(self, text_normalized: str) -> MinHash | None:
         """The sketch of a text, or None when it has too few words to be compared."""
-        tokens = words(text_normalized)
+        tokens = word_bytes(text_normalized)
         if len(tokens) < MIN_WORDS:
             return None
         sh = _fmix32(shingle_hashes(tokens, self.shingle_size))

@@ -14,11 +14,12 @@ from typing import TypeVar
 
 import py3langid
 
-from newsflow import __version__
-from newsflow.articles import EnrichedArticle, Entity, Processing, RawArticle, Topic
-from newsflow.identity import article_id, canonical_url
-from newsflow.settings import Settings, get_settings
-from processors.clean import clean_display, html_to_text, normalize_search
+from newsflow.core.arabic import clean_display, fold_text
+from newsflow.core.contract import EnrichedArticle, Entity, Processing, RawArticle, TopicTag
+from newsflow.core.identity import article_id, canonical_url
+from newsflow.core.settings import Settings, get_settings
+from newsflow.core.version import __version__
+from processors.clean import html_to_text
 from processors.dedup import NearDuplicateIndex
 from processors.entities import get_extractor
 from processors.topics import TopicTagger
@@ -79,13 +80,13 @@ class Enricher:
         body = clean_display(text)
         if not body and not title:
             raise EmptyArticle("no readable text after cleaning")
-        return title, body, normalize_search(body)
+        return title, body, fold_text(body)
 
     def extract_entities(self, body: str) -> list[Entity]:
         return self.entities.extract(body)
 
-    def tag_topics(self, title: str, body_normalized: str) -> list[Topic]:
-        return self.topics.tag(normalize_search(title), body_normalized)
+    def tag_topics(self, title: str, body_normalized: str) -> list[TopicTag]:
+        return self.topics.tag(fold_text(title), body_normalized)
 
     def enrich(self, raw: RawArticle, now: datetime | None = None) -> EnrichedArticle:
         stages: dict[str, float] = {}

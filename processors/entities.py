@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Protocol
 
-from newsflow.articles import Entity
-from processors.arabic_text import (
+from newsflow.core.arabic import (
     CLITIC_ARTICLE_STARTS,
     Folded,
     fold,
     is_nisba_adjective,
     strip_article_clitics,
 )
+from newsflow.core.contract import Entity
 from processors.gazetteer import (
     AMBIG,
     ENT,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from newsflow.articles import Entity
+from newsflow.core.contract import Entity
 
 Sentence = list[tuple[str, str]]
 Span = tuple[str, int, int]  # (type, first token, exclusive end token)

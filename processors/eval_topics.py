@@ -1,7 +1,7 @@
 """Score the topic tagger against a labelled JSONL file.
 
 Each line is ``{"text": ..., "topics": [labels], "title": optional}``. Texts go through the same
-``normalize_search`` as the pipeline so the figures describe what production does."""
+``fold_text`` as the pipeline so the figures describe what production does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from processors.clean import normalize_search
+from newsflow.core.arabic import fold_text
 from processors.topics import TopicTagger
 
 
@@ -85,8 +85,8 @@ def evaluate_topics(path: Path | str, tagger: TopicTagger) -> dict[str, Any]:
     pairs = []
     errors: list[dict[str, Any]] = []
     for ex in examples:
-        title = normalize_search(ex.get("title") or "")
-        pred = {t.label for t in tagger.tag(title, normalize_search(ex["text"]))}
+        title = fold_text(ex.get("title") or "")
+        pred = {t.label for t in tagger.tag(title, fold_text(ex["text"]))}
         gold = set(ex["topics"])
         pairs.append((gold, pred))
         if gold != pred:

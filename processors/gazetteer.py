@@ -16,17 +16,19 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import ahocorasick
 import orjson
 
-from processors.arabic_text import clitic_variants, fold_key, is_nisba_adjective
+from newsflow.core.arabic import fold_text, is_nisba_adjective, with_proclitics
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "ner"
+DATA_DIR: Traversable = resources.files("processors") / "data" / "ner"  # package data
 
 # Word-class flags carried by automaton values (a word can be several things at once).
 ENT = 1
@@ -89,9 +91,9 @@ def read_list(name: str) -> Iterator[list[str]]:
 
 def _entries_from_file(name: str, flags: int, etype: str | None = None) -> Iterator[Entry]:
     for group in read_list(name):
-        canonical = fold_key(group[0])
+        canonical = fold_text(group[0])
         for alias in group:
-            key = fold_key(alias)
+            key = fold_text(alias)
             if key:
                 yield Entry(key, flags, etype, canonical if etype else None)
 
@@ -117,13 +119,13 @@ def hand_entries() -> list[Entry]:
     structural = {e.key for e in out if e.flags & (STOP | ORDINAL | TITLE | LINK | GENADJ)}
     for group in read_list("persons.txt"):
         for alias in group:
-            for word in fold_key(alias).split():
+            for word in fold_text(alias).split():
                 if len(word) >= 3 and word not in structural:
                     out.append(Entry(word, NAMEPART))
     # Family names and surnames: name parts only, never entities on their own.
     for group in read_list("family_names.txt"):
         for alias in group:
-            for word in fold_key(alias).split():
+            for word in fold_text(alias).split():
                 if len(word) >= 2 and word not in structural:
                     out.append(Entry(word, NAMEPART))
     return out
@@ -215,7 +217,7 @@ def add_places(keys: dict[str, KeyInfo], names: Iterable[str], rank: int, blocke
     """Add place names from a packaged source unless the key is already something else."""
     added = 0
     for name in names:
-        key = fold_key(name)
+        key = fold_text(name)
         if not key or key in blocked:
             continue
         info = keys.get(key)
@@ -255,7 +257,7 @@ def build_automaton(keys: dict[str, KeyInfo]) -> ahocorasick.Automaton:
         # more often a different word than the stop word.
         if info.flags == STOP and " " not in key:
             continue  # single stop words are looked up in a set: far cheaper than matches
-        variants = clitic_variants(key)
+        variants = with_proclitics(key)
         for variant, plen in variants:
             padded = f" {variant} "
             if plen and padded in exact:
@@ -295,7 +297,7 @@ class Gazetteer:
 def load_gazetteer() -> Gazetteer:
     """Build (once per process) the automaton, the folded key table and the stop words."""
     keys = collect_keys(hand_entries())
-    blocked = {fold_key(g[0]) for g in read_list("blocklist.txt")}
+    blocked = {fold_text(g[0]) for g in read_list("blocklist.txt")}
     n_ref = add_places(keys, reference_places(), RANK_REFERENCE, blocked)
     n_geo = add_places(keys, geonames_places(), RANK_GEONAMES, blocked)
     log.debug("gazetteer: %d keys (%d reference places, %d geonames)", len(keys), n_ref, n_geo)

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsflow.articles import EnrichedArticle
-from newsflow.settings import Settings
+from newsflow.core.contract import EnrichedArticle
+from newsflow.core.settings import Settings
 from processors.routing import LabelRecord, LabelRouting, article_labels, label_records
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,11 @@ class PreviousLabels:
 
 def elasticsearch_lookup(settings: Settings) -> Lookup:
     """Labels of the indexed versions of ``ids``; an id that is not indexed has none."""
-    from elasticsearch import Elasticsearch, NotFoundError
+    from elasticsearch import NotFoundError
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    from newsflow.core.clients import elasticsearch_client
+
+    es = elasticsearch_client(settings)
 
     def lookup(ids: list[str]) -> dict[str, tuple[str, ...]]:
         try:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from newsflow.articles import EnrichedArticle, LabelRetraction
-from newsflow.settings import Settings
+from newsflow.core.contract import EnrichedArticle, LabelRetraction
+from newsflow.core.settings import Settings
 
 LabelRecord = tuple[str, bytes, bytes]
 

@@ -1,251 +1,27 @@
-"""Topic tags from a weighted Arabic lexicon (IPTC Media Topics top level).
+"""Topic labels from a weighted Arabic lexicon (IPTC Media Topics top level).
 
-Dictionary-based on purpose: every tag is explained by the terms that produced it (``evidence``),
+Dictionary-based on purpose: every tag is explained by the terms that produced it (evidence),
 users can read and extend the taxonomy, and matching a 2k-character article costs tens of
 microseconds. One Aho-Corasick automaton holds every term of every label; each raw hit is then
 accepted only if the text around it is a clitic prefix and suffix bounded by word edges, so
-``وبالمباراة`` and ``مباراتها`` match ``مباراة`` but ``محاربة`` does not match ``حرب``.
+وبالمباراة and مباراتها match مباراة but محاربة does not match حرب.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import ahocorasick
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from newsflow.articles import Topic
-from newsflow.settings import Settings
+from newsflow.core.arabic import PREFIXES, SUFFIXES, TAA_SUFFIXES, fold_text, strip_marks
+from newsflow.core.contract import TopicTag
+from newsflow.core.settings import Settings
+from processors.taxonomy import BUNDLED_TAXONOMY, Taxonomy, load_taxonomy_file, merge_taxonomies
 
-BUNDLED_TAXONOMY = Path(__file__).resolve().parent / "data" / "topics.yaml"
-LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-# --- normalization --------------------------------------------------------------------------
-
-_FOLD = {ord(c): "ا" for c in "آأإٱ"} | {ord("ى"): "ي", ord("ة"): "ه", ord("ی"): "ي", ord("ک"): "ك"}
-# Harakat, tanween, shadda, sukun, dagger alef, Quranic marks, tatweel: never meaningful for
-# matching, and leaving them in would make every vocalized word a miss.
-_DROP = dict.fromkeys(
-    [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE), 0x0640]
-)
-_TABLE = str.maketrans({**_FOLD, **_DROP})
-_NON_WORD = re.compile(r"[\W_]+")
-_NEEDS_FOLD = re.compile("[" + "".join(map(chr, _FOLD)) + "".join(map(chr, _DROP)) + "A-Z]")
-
-
-def fold_arabic(text: str) -> str:
-    """Fold letters and drop marks; idempotent, so text already normalized by ``clean`` passes
-    through unchanged apart from punctuation becoming single spaces."""
-    return _NON_WORD.sub(" ", text.translate(_TABLE).lower()).strip()
-
-
-# Clitics are checked in the text around a hit rather than expanded into variants, which keeps
-# the automaton at one entry per term. Proclitics: conjunction (و ف), preposition (ب ك ل) and
-# the article, including ل + ال written لل.
-_CONJ = ("", "و", "ف")
-_PREP = ("", "ب", "ك", "ل")
-PREFIXES: frozenset[str] = frozenset(
-    {c + p + a for c in _CONJ for p in _PREP for a in ("", "ال")} | {c + "لل" for c in _CONJ}
-)
-# Enclitics and inflection: plural/dual/nisba endings and possessive pronouns. ``ا`` is the
-# written tanween of the accusative (هدفاً), which survives diacritic removal.
-SUFFIXES: frozenset[str] = frozenset(
-    {
-        "",
-        "ا",
-        "ات",
-        "ون",
-        "ين",
-        "ان",
-        "يه",
-        "ي",
-        "ها",
-        "هم",
-        "هما",
-        "هن",
-        "نا",
-        "كم",
-        "يون",
-        "يين",
-        "يات",
-        "ته",
-        "تها",
-        "تهم",
-        "اته",
-        "اتها",
-        "اتهم",
-        "يا",
-    }
-)
-# After ة (folded ه) a suffix is written on ت: حكومة -> حكومتها, مباراة -> مباراتين.
-_TAA_SUFFIXES: frozenset[str] = frozenset(
-    {"ها", "هم", "هما", "ه", "ي", "نا", "كم", "ين", "ان", "هن"}
-)
 _MAX_PREFIX = max(map(len, PREFIXES))
 _MAX_SUFFIX = max(map(len, SUFFIXES))
 
-
-# --- taxonomy file --------------------------------------------------------------------------
-
-
-class TaxonomyError(ValueError):
-    """A taxonomy file is missing, unreadable or invalid; the message names the file."""
-
-
-class ScoringModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title_boost: float = Field(1.5, ge=0, description="weight multiplier for a term in the title")
-    title_only_boost: float = Field(
-        2.0,
-        ge=1,
-        description="extra multiplier for title terms when there is no body (video and photo "
-        "items): the title is then all the evidence there is",
-    )
-    reference_words: int = Field(
-        150, ge=1, description="body length at which no length penalty applies"
-    )
-    min_relative: float = Field(
-        0.3, ge=0, le=1, description="drop labels scoring below this fraction of the best label"
-    )
-    max_labels: int = Field(4, ge=1)
-    max_evidence: int = Field(5, ge=1)
-    unit: float = Field(
-        4.0,
-        gt=0,
-        description="raw points per score unit: with the defaults a strong term in the title, or "
-        "two typical terms in a short body, reach 1",
-    )
-
-
-class ScoringPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title_boost: float | None = Field(None, ge=0)
-    title_only_boost: float | None = Field(None, ge=1)
-    reference_words: int | None = Field(None, ge=1)
-    min_relative: float | None = Field(None, ge=0, le=1)
-    max_labels: int | None = Field(None, ge=1)
-    max_evidence: int | None = Field(None, ge=1)
-    unit: float | None = Field(None, gt=0)
-
-
-class LabelModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    description: str | None = None
-    iptc: str | None = Field(None, description="IPTC Media Topic code this label follows")
-    threshold: float | None = Field(None, ge=0, description="overrides the global threshold")
-    terms: dict[float, list[str]] = Field(
-        default_factory=dict, description="weight -> terms written in ordinary Arabic spelling"
-    )
-
-    @field_validator("terms")
-    @classmethod
-    def _weights_and_terms(cls, v: dict[float, list[str]]) -> dict[float, list[str]]:
-        for weight, terms in v.items():
-            if not weight > 0:
-                raise ValueError(f"term weight must be > 0, got {weight}")
-            for term in terms:
-                if not isinstance(term, str) or not fold_arabic(term):
-                    raise ValueError(f"empty or non-text term {term!r} (weight {weight})")
-        return v
-
-
-class TaxonomyFile(BaseModel):
-    """Schema of ``topics.yaml`` and of user files that replace or extend it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    version: int = 1
-    scoring: ScoringPatch = Field(default_factory=ScoringPatch)
-    neutral: list[str] = Field(
-        default_factory=list,
-        description="phrases that score nothing but hide the terms inside them "
-        "(e.g. 'خادم الحرمين الشريفين' must not count as religion)",
-    )
-    labels: dict[str, LabelModel] = Field(default_factory=dict)
-
-    @field_validator("labels")
-    @classmethod
-    def _label_names(cls, v: dict[str, LabelModel]) -> dict[str, LabelModel]:
-        for name in v:
-            if not LABEL_RE.match(name):
-                raise ValueError(f"label {name!r} must be lower_snake_case ([a-z][a-z0-9_]*)")
-        return v
-
-
-def load_taxonomy_file(path: Path) -> TaxonomyFile:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TaxonomyError(f"{path}: taxonomy file not found") from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TaxonomyError(f"{path}: expected a mapping with 'labels:' at the top level")
-    try:
-        return TaxonomyFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise TaxonomyError(f"{path}: invalid taxonomy: {problems}") from exc
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    name: str
-    description: str
-    threshold: float | None
-    terms: dict[str, float]  # surface term as written -> weight
-    iptc: str | None = None
-
-
-@dataclass(frozen=True)
-class Taxonomy:
-    labels: dict[str, LabelSpec]
-    neutral: tuple[str, ...]
-    scoring: ScoringModel
-
-
-def merge_taxonomies(base: TaxonomyFile, extra: TaxonomyFile | None = None) -> Taxonomy:
-    """``extra`` adds labels, adds terms to existing labels (re-stating a term changes its
-    weight) and may override description, threshold and scoring values."""
-    scoring = ScoringModel()
-    labels: dict[str, dict[str, Any]] = {}
-    neutral: list[str] = []
-    for part in (base, extra):
-        if part is None:
-            continue
-        scoring = scoring.model_copy(update=part.scoring.model_dump(exclude_none=True))
-        neutral.extend(part.neutral)
-        for name, lab in part.labels.items():
-            cur = labels.setdefault(
-                name, {"description": "", "threshold": None, "iptc": None, "terms": {}}
-            )
-            for key in ("description", "threshold", "iptc"):
-                val = getattr(lab, key)
-                if val is not None:
-                    cur[key] = val
-            for weight, terms in lab.terms.items():
-                for term in terms:
-                    cur["terms"][term] = float(weight)
-    specs: dict[str, LabelSpec] = {}
-    for name, cur in labels.items():
-        if not cur["terms"]:
-            raise TaxonomyError(f"label {name!r} has no terms")
-        specs[name] = LabelSpec(
-            name, cur["description"], cur["threshold"], cur["terms"], cur["iptc"]
-        )
-    if not specs:
-        raise TaxonomyError("taxonomy defines no labels")
-    return Taxonomy(specs, tuple(dict.fromkeys(neutral)), scoring)
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -255,7 +31,7 @@ def _match_key(term: str) -> str:
     """Normalized form the automaton stores. A leading article is removed because the prefix
     check re-admits it together with و/ب/ل/لل; it is kept when too little would remain
     (الله would otherwise become the preposition له)."""
-    key = fold_arabic(term)
+    key = fold_text(term)
     if key.startswith("ال") and len(key.split(" ", 1)[0]) >= 5:
         key = key[2:]
     return key
@@ -263,7 +39,7 @@ def _match_key(term: str) -> str:
 
 def _display(term: str) -> str:
     """Evidence shows the term as the taxonomy spells it, without marks or extra spaces."""
-    return " ".join(term.translate(str.maketrans(_DROP)).split())
+    return " ".join(strip_marks(term).split())
 
 
 @dataclass
@@ -331,7 +107,7 @@ class TopicTagger:
     def _matches(self, text: str) -> list[tuple[int, int, _Entry]]:
         n = len(text)
         found: list[tuple[int, int, _Entry]] = []
-        prefixes, suffixes, taa_suffixes = PREFIXES, SUFFIXES, _TAA_SUFFIXES
+        prefixes, suffixes, taa_suffixes = PREFIXES, SUFFIXES, TAA_SUFFIXES
         for end, (length, entry) in self._automaton.iter(text):
             start = end - length + 1
             i = start
@@ -374,12 +150,9 @@ class TopicTagger:
 
     def scores(self, title: str, text_normalized: str) -> dict[str, tuple[float, list[str]]]:
         """Every label with a positive score and its evidence, before thresholds."""
-        # Folding costs more than the matching itself, so it is skipped for text that is already
-        # folded (output of ``normalize_search``); a quick scan decides.
-        body = (
-            fold_arabic(text_normalized) if _NEEDS_FOLD.search(text_normalized) else text_normalized
-        )
-        head = fold_arabic(title) if title and _NEEDS_FOLD.search(title) else title
+        # Both come folded (``fold_text``), as the enricher has them: folding again would cost
+        # more than the matching itself.
+        body, head = text_normalized, title
         counts: dict[tuple[int, str], list[float]] = {}  # -> [weight, body hits, title hits]
         self._accumulate(body, counts, 1)
         if head:
@@ -406,7 +179,7 @@ class TopicTagger:
             out[self.labels[li]] = (total, [t for _, t in items[: sc.max_evidence]])
         return out
 
-    def tag(self, title: str, text_normalized: str) -> list[Topic]:
+    def tag(self, title: str, text_normalized: str) -> list[TopicTag]:
         raw = self.scores(title, text_normalized)
         if not raw:
             return []
@@ -419,6 +192,6 @@ class TopicTagger:
         ]
         chosen.sort(key=lambda x: (-x[1], x[0]))
         return [
-            Topic(label=label, score=round(s, 3), evidence=ev)
+            TopicTag(label=label, score=round(s, 3), evidence=ev)
             for label, s, ev in chosen[: sc.max_labels]
         ]

@@ -12,7 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -53,9 +54,8 @@ class Pipeline:
         return consume_json(self.settings, self.settings.topic_dlq, expected, timeout)
 
     def es(self):  # type: ignore[no-untyped-def]
-        from elasticsearch import Elasticsearch
 
-        return Elasticsearch(**self.settings.es_client_kwargs())
+        return elasticsearch_client(self.settings)
 
     def wait_ids(self, ids: set[str], timeout: float = 120.0) -> set[str]:
         """Waits until every id is searchable; returns the ids found (may be fewer on timeout)."""
@@ -87,7 +87,7 @@ def consume_json(
 
     consumer = KafkaConsumer(
         topic,
-        **settings.kafka_client_config(),
+        **kafka_config(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
@@ -114,8 +114,8 @@ def pipeline(
     running as the same `newsflow worker` / `newsflow index` commands users run."""
     from kafka import KafkaAdminClient
 
+    from newsflow.provision import run_setup
     from newsflow.runner import child_processes, settings_env
-    from newsflow.setup import run_setup
 
     uid = uuid.uuid4().hex[:8]
     overrides = {
@@ -135,7 +135,7 @@ def pipeline(
         with child_processes(settings, lambda m: None, log_dir=logs, web_port=0):
             yield Pipeline(settings, settings_env(settings))
     finally:
-        admin = KafkaAdminClient(**settings.kafka_client_config())
+        admin = KafkaAdminClient(**kafka_config(settings))
         try:
             labels = [t for t in admin.list_topics() if t.startswith(settings.topic_label_prefix)]
             admin.delete_topics(

@@ -22,9 +22,10 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from ingest.search import HL_POST, HL_PRE, SearchError, search
-from newsflow import __version__
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings, get_settings
+from newsflow.core.version import __version__
 from newsflow.serve.sse import event_stream, open_subscription
-from newsflow.settings import Settings, get_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 ARTICLE_EXCLUDES = ["body_normalized", "clitic"]
@@ -63,7 +64,7 @@ def api_key_check(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

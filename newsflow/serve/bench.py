@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import helpers
 
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
 
 # Typical newsroom searches over SaudiNewsNet (2015): names, places, topics, with filters.
 QUERIES: list[dict[str, str]] = [
@@ -80,8 +81,8 @@ def load_corpus(settings: Settings, corpus: Path, limit: int | None, say: Say) -
     paths = sorted(corpus.glob("*.zip")) if corpus.is_dir() else [corpus]
     enricher = Enricher(settings)
     # A shared, busy cluster can take longer than the default timeout for one bulk chunk.
-    es = Elasticsearch(**{**settings.es_client_kwargs(), "request_timeout": 120},  # type: ignore[arg-type]
-                       retry_on_timeout=True, max_retries=5)
+    es = elasticsearch_client(settings, request_timeout=120, retry_on_timeout=True,
+                              max_retries=5)
     ensure_index(es, settings)
 
     def actions() -> Iterator[dict[str, Any]]:
@@ -117,7 +118,7 @@ def _http_search(conn: http.client.HTTPConnection, query: dict[str, str], key: s
 def measure(settings: Settings, requests: int, say: Say) -> dict[str, Any]:
     from newsflow.serve.app import search_payload
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     key = settings.serve_api_key.get_secret_value() if settings.serve_api_key else None
     http_ms: list[float] = []
     direct_ms: list[float] = []
@@ -149,7 +150,7 @@ def run_serve_bench(settings: Settings, *, requests: int, corpus: Path | None,
     if corpus is None:
         return measure(settings, requests, say)
     private = settings.model_copy(update={"es_alias": f"servebench{uuid.uuid4().hex[:8]}-news"})
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         load_corpus(private, corpus, limit, say)
         return measure(private, requests, say)

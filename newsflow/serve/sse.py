@@ -17,8 +17,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from ingest.subscription import AsyncSubscription, Delivery
 from ingest.subscription_filter import decode_positions
-from newsflow.articles import EnrichedArticle, LabelRetraction
-from newsflow.settings import Settings
+from newsflow.core.contract import EnrichedArticle, LabelRetraction
+from newsflow.core.settings import Settings
 
 PING_SECONDS = 15  # keeps proxies from closing an idle stream
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from newsflow.bench import BenchOptions, run_bench
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +46,8 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
     assert report["peak_rss_mb"]["worker"] > 0 and report["peak_rss_mb"]["indexer"] > 0
 
     # Torn down: nothing of the run is left in Elasticsearch.
-    from elasticsearch import Elasticsearch
 
-    es = Elasticsearch(**stack_settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(stack_settings)
     try:
         alias = report["run"]["alias"]
         assert not es.indices.get(index=f"{alias}-*")

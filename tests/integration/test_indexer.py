@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 import pytest
 
-from newsflow.articles import EnrichedArticle, Entity, Processing, Topic
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
+from newsflow.core.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 2
@@ -28,10 +29,9 @@ PARTITIONS = 2
 
 def _reachable(settings: Settings) -> str | None:
     """Why the stack cannot be used, or None when both services answer."""
-    from elasticsearch import Elasticsearch
     from kafka import KafkaAdminClient
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         es.options(request_timeout=3).info()
     except Exception as exc:
@@ -39,7 +39,7 @@ def _reachable(settings: Settings) -> str | None:
     finally:
         es.close()
     try:
-        admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=5000)
+        admin = KafkaAdminClient(**kafka_config(settings), request_timeout_ms=5000)
         admin.close()
     except Exception as exc:
         return f"Kafka at {settings.kafka_bootstrap_servers} unreachable ({type(exc).__name__})"
@@ -49,7 +49,6 @@ def _reachable(settings: Settings) -> str | None:
 @pytest.fixture()
 def private(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Settings with this test's own topics, group and alias (index/template), cleaned after."""
-    from elasticsearch import Elasticsearch
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
@@ -64,7 +63,7 @@ def private(request: pytest.FixtureRequest) -> Iterator[Settings]:
         "indexer_batch_size": 4, "indexer_batch_seconds": 0.3,
         "indexer_max_retry_seconds": 2.0,
     })
-    admin = KafkaAdminClient(**settings.kafka_client_config())
+    admin = KafkaAdminClient(**kafka_config(settings))
     admin.create_topics([NewTopic(settings.topic_enriched, PARTITIONS, 1),
                          NewTopic(settings.topic_dlq, 1, 1)])
     try:
@@ -73,7 +72,7 @@ def private(request: pytest.FixtureRequest) -> Iterator[Settings]:
         with contextlib.suppress(Exception):  # best effort: a leftover topic harms nothing
             admin.delete_topics([settings.topic_enriched, settings.topic_dlq])
         admin.close()
-        es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+        es = elasticsearch_client(settings)
         es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
         es.options(ignore_status=404).indices.delete_index_template(
             name=f"{settings.es_alias}-template")
@@ -88,7 +87,7 @@ def article(n: int) -> EnrichedArticle:
         published_at=datetime(2024, 5, 1, tzinfo=UTC), ingested_at=datetime.now(UTC),
         entities=[Entity(type="PERS", text="بوتين", canonical="بوتين", start=26, end=31,
                          confidence=0.9)],
-        topics=[Topic(label="politics", score=2.0, evidence=["الرئيس"])],
+        topics=[TopicTag(label="politics", score=2.0, evidence=["الرئيس"])],
         processing=Processing(version="test", stages={"clean": 0.5, "enrich": 1.25}),
     )
 
@@ -96,7 +95,7 @@ def article(n: int) -> EnrichedArticle:
 def _produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**settings.kafka_client_config(), acks="all")
+    producer = KafkaProducer(**kafka_config(settings), acks="all")
     try:
         for key, value in records:
             producer.send(settings.topic_enriched, key=key, value=value).get(timeout=30)
@@ -107,7 +106,7 @@ def _produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
 def _committed_vs_end(settings: Settings) -> tuple[dict[int, int | None], dict[int, int]]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(**settings.kafka_client_config(), group_id=settings.indexer_group,
+    consumer = KafkaConsumer(**kafka_config(settings), group_id=settings.indexer_group,
                              enable_auto_commit=False)
     try:
         tps = [TopicPartition(settings.topic_enriched, p) for p in range(PARTITIONS)]
@@ -121,7 +120,7 @@ def _committed_vs_end(settings: Settings) -> tuple[dict[int, int | None], dict[i
 def _dlq(settings: Settings, expected: int, timeout: float = 30.0) -> list[dict[str, object]]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(settings.topic_dlq, **settings.kafka_client_config(),
+    consumer = KafkaConsumer(settings.topic_dlq, **kafka_config(settings),
                              auto_offset_reset="earliest", enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=1000)
     out: list[dict[str, object]] = []
@@ -135,9 +134,8 @@ def _dlq(settings: Settings, expected: int, timeout: float = 30.0) -> list[dict[
 
 
 def _es_ids(settings: Settings) -> dict[str, dict[str, object]]:
-    from elasticsearch import Elasticsearch
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         es.indices.refresh(index=settings.es_alias)
         res = es.search(index=settings.es_alias, size=1000, query={"match_all": {}})
@@ -147,11 +145,10 @@ def _es_ids(settings: Settings) -> dict[str, dict[str, object]]:
 
 
 def _setup_index(settings: Settings) -> None:
-    from elasticsearch import Elasticsearch
 
     from ingest.es_setup import ensure_index
 
-    es = Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    es = elasticsearch_client(settings)
     try:
         ensure_index(es, settings)
     finally:
@@ -269,9 +266,8 @@ def test_two_indexers_rebalance_without_losing_records(private: Settings) -> Non
 
 
 def _es(settings: Settings) -> Any:
-    from elasticsearch import Elasticsearch
 
-    return Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    return elasticsearch_client(settings)
 
 
 def _block_writes(settings: Settings, blocked: bool) -> None:

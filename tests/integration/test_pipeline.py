@@ -12,9 +12,10 @@ from kafka import KafkaProducer
 
 from ingest.producer import ArticleProducer
 from ingest.readers import iter_records
-from newsflow.articles import DeadLetter
-from newsflow.deadletter import original_bytes
-from newsflow.identity import article_id
+from newsflow.core.clients import kafka_config
+from newsflow.core.contract import DeadLetter
+from newsflow.core.deadletter import original_bytes
+from newsflow.core.identity import article_id
 from tests.conftest import REPO, Pipeline
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_malformed_batch_is_dead_lettered_and_valid_records_indexed(
     assert (summary["sent"], summary["rejected"]) == (3, 5)
 
     # Records that bypass the producer (a scraper writing to Kafka itself) meet the worker's checks.
-    raw = KafkaProducer(**pipeline.settings.kafka_client_config())
+    raw = KafkaProducer(**kafka_config(pipeline.settings))
     raw.send(pipeline.settings.topic_raw, key=b"direct-1", value=b"\x00\x01 not json").get(30)
     raw.send(
         pipeline.settings.topic_raw,
@@ -156,9 +157,9 @@ def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) ->
     after a restart still joins the cluster of the first copy."""
     import asyncio
 
-    from processors.app import restore_dedup_state
-    from processors.clean import normalize_search
+    from newsflow.core.arabic import fold_text
     from processors.enrich import Enricher
+    from processors.worker import restore_dedup_state
 
     story = (
         "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة جدة بسعة خمسمئة سرير لخدمة "
@@ -175,10 +176,10 @@ def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) ->
     asyncio.run(restore_dedup_state(restarted, pipeline.settings))
     copy = story.replace("اليوم", "أمس")  # a wire copy with one word edited
     cluster = restarted.dedup.assign(article_id("https://example.org/wire/hospital-b"),
-                                     normalize_search(copy), 0.0)
+                                     fold_text(copy), 0.0)
     assert cluster == article_id(first)
     unrelated = restarted.dedup.assign(article_id("https://example.org/wire/other"),
-                                       normalize_search("خبر مختلف تماما " * 20), 0.0)
+                                       fold_text("خبر مختلف تماما " * 20), 0.0)
     assert unrelated != article_id(first)
 
 

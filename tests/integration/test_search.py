@@ -13,16 +13,16 @@ import pytest
 
 from ingest.es_doc import to_es_doc
 from ingest.search import HL_PRE, SearchResults, search
-from newsflow.articles import EnrichedArticle, Entity, Processing, Topic
-from newsflow.settings import Settings, get_settings
+from newsflow.core.clients import elasticsearch_client
+from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
+from newsflow.core.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
 
 
 def _es(settings: Settings) -> Any:
-    from elasticsearch import Elasticsearch
 
-    return Elasticsearch(**settings.es_client_kwargs())  # type: ignore[arg-type]
+    return elasticsearch_client(settings)
 
 
 def art(aid: str, title: str, body: str, *, topics: tuple[str, ...] = (),
@@ -33,7 +33,7 @@ def art(aid: str, title: str, body: str, *, topics: tuple[str, ...] = (),
         ingested_at=datetime(2024, 5, day, 1, tzinfo=UTC),
         entities=[Entity(type="PERS", text=p, canonical=p, start=0, end=len(p), confidence=1)
                   for p in persons],
-        topics=[Topic(label=t, score=1.0) for t in topics],
+        topics=[TopicTag(label=t, score=1.0) for t in topics],
         processing=Processing(version="test"),
     )
 

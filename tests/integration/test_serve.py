@@ -21,7 +21,7 @@ import pytest
 
 from ingest.producer import ArticleProducer
 from tests.conftest import REPO, Pipeline
-from tests.subscriber_proc import MIXED, POLITICS, SPORT
+from tests.integration.subscriber_proc import MIXED, POLITICS, SPORT
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,7 +13,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from newsflow import stack
-from newsflow.settings import Settings
+from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def topic(stack_settings: Settings) -> Iterator[str]:
     from kafka.admin import NewTopic
 
     name = f"test-stack-{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(**stack_settings.kafka_client_config())
+    admin = KafkaAdminClient(**kafka_config(stack_settings))
     try:
         admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
         yield name
@@ -48,7 +49,7 @@ def topic(stack_settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def es(stack_settings: Settings) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(**stack_settings.es_client_kwargs())  # type: ignore[arg-type]
+    client = elasticsearch_client(stack_settings)
     yield client
     client.close()
 
@@ -82,7 +83,7 @@ MESSAGES = [f"{PHRASE} #{i}".encode() for i in range(5)]
 def test_kafka_python_produces_and_consumes(stack_settings: Settings, topic: str) -> None:
     from kafka import KafkaConsumer, KafkaProducer
 
-    producer = KafkaProducer(**stack_settings.kafka_client_config())
+    producer = KafkaProducer(**kafka_config(stack_settings))
     for i, value in enumerate(MESSAGES):
         producer.send(topic, key=str(i).encode(), value=value)
     producer.flush(timeout=30)
@@ -90,7 +91,7 @@ def test_kafka_python_produces_and_consumes(stack_settings: Settings, topic: str
 
     consumer = KafkaConsumer(
         topic,
-        **stack_settings.kafka_client_config(),
+        **kafka_config(stack_settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=15_000,
@@ -139,7 +140,7 @@ def test_broker_accepts_multi_megabyte_dead_letters(stack_settings: Settings, to
 
     big = b"x" * (5 * 1024 * 1024)  # over Kafka's 1 MB default; the stack allows 20 MiB
     producer = KafkaProducer(
-        **stack_settings.kafka_client_config(), max_request_size=21 * 1024 * 1024
+        **kafka_config(stack_settings), max_request_size=21 * 1024 * 1024
     )
     try:
         meta = producer.send(topic, value=big).get(timeout=60)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ingest.producer import ArticleProducer
-from newsflow.identity import article_id
+from newsflow.core.clients import kafka_config
+from newsflow.core.identity import article_id
 from tests.conftest import Pipeline, consume_json
-from tests.subscriber_proc import MIXED, POLITICS, SPORT, Subscriber
+from tests.integration.subscriber_proc import MIXED, POLITICS, SPORT, Subscriber
 
 pytestmark = pytest.mark.integration
 LATENCY_BOUND = 2.0  # seconds from produce to printed
@@ -45,7 +46,7 @@ def label_topic_ids(pipeline: Pipeline, label: str, expected: int) -> list[str]:
 def group_offsets(pipeline: Pipeline, group: str) -> dict[int, int | None]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(**pipeline.settings.kafka_client_config(), group_id=group,
+    consumer = KafkaConsumer(**kafka_config(pipeline.settings), group_id=group,
                              enable_auto_commit=False)
     try:
         topic = f"{pipeline.settings.topic_label_prefix}sport"

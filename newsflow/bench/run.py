@@ -1,0 +1,92 @@
+"""``run_bench``: the whole run, stage after stage, on private topics and a private index."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from newsflow.bench.metrics import POLL_SECONDS, Say, VisibilityTracker, median_interval
+from newsflow.bench.options import BenchOptions, corpus_files, direct_index_name, private_settings
+from newsflow.bench.report import Timeline, build_report, busy_while_working
+from newsflow.bench.stages import (
+    cleanup,
+    direct_bulk,
+    produce_corpus,
+    read_enriched,
+    replay_indexer,
+    wait_accounted,
+)
+from newsflow.bench.watchers import KafkaWatcher, ProcSampler, SearchWatcher
+from newsflow.core.settings import Settings
+
+
+def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]:
+    """One full benchmark run; returns the report (see ``newsflow bench --json``)."""
+    from newsflow import stack
+    from newsflow.provision import run_setup
+    from newsflow.runner import child_processes, start_local_stack_if_needed
+
+    files = corpus_files(options.corpus)
+    suffix = uuid.uuid4().hex[:8]
+    settings = private_settings(base, suffix)
+    log_dir = base.stack_dir / "logs" / f"bench-{suffix}"
+    started_stack = start_local_stack_if_needed(base, say)
+    tracker = VisibilityTracker()
+    tl = Timeline()
+    try:
+        for line in run_setup(settings):
+            say(line)
+        kafka_w = KafkaWatcher(settings, tracker)
+        search_w = SearchWatcher(settings, tracker)
+        try:
+            with child_processes(settings, say, log_dir=log_dir, web_port=0) as children:
+                procs = ProcSampler({"worker": children[0].pid, "indexer": children[1].pid})
+                samplers = [procs.thread, kafka_w.thread, search_w.thread]
+                for s in samplers:
+                    s.start()
+                try:
+                    tl.produce_start, tl.produce_end, tl.sent, tl.rejected = produce_corpus(
+                        settings, files, options.limit, tracker, options.progress, options.rate)
+                    say(f"produced {tl.sent} articles ({tl.rejected} rejected) in "
+                        f"{tl.produce_end - tl.produce_start:.1f} s; waiting until searchable")
+                    wait_accounted(tracker, children, [kafka_w, search_w],
+                                    options.stall_seconds, options.progress, log_dir)
+                    # One more round so the series end on their final values.
+                    time.sleep(2 * POLL_SECONDS)
+                finally:
+                    for s in samplers:
+                        s.stop()
+        finally:
+            kafka_w.close()
+            search_w.close()
+        # The children are stopped: the ceiling gets the machine to itself, as a bulk
+        # loader would, and does not steal CPU from the pipeline it is compared with.
+        say("pipeline done; replaying the enriched topic through a fresh indexer")
+        replay = replay_indexer(settings, tracker.n_visible, log_dir, options.stall_seconds,
+                                 options.progress)
+        say("measuring the direct helpers.bulk ceiling")
+        direct = direct_bulk(settings, read_enriched(settings))
+        report = build_report(tl, tracker, kafka_w.series, search_w.series,
+                              median_interval(search_w.thread.poll_times), direct,
+                              procs.peak_mb(), replay)
+        report["cpu_cores_busy"] = busy_while_working(procs, report, tl.produce_start)
+        if options.series_path is not None:
+            options.series_path.write_bytes(orjson.dumps({
+                "origin": tl.produce_start, "enrich": kafka_w.series, "index": search_w.series,
+                "cpu": procs.cpu_series}))
+        report["run"] = {"suffix": suffix, "alias": settings.es_alias, "logs": str(log_dir),
+                         "kept": options.keep, "produce_rate": options.rate,
+                         "indexer_batch_size": settings.indexer_batch_size,
+                         "indexer_batch_seconds": settings.indexer_batch_seconds}
+        return report
+    finally:
+        if not options.keep:
+            cleanup(settings, say)
+        else:
+            say(f"kept topics bench{suffix}.*, alias {settings.es_alias} and "
+                f"{direct_index_name(settings)}")
+        if started_stack and not options.keep:
+            stack.stack_down(base, say=say)

@@ -1,0 +1,269 @@
+"""The stages a bench run drives: producing the corpus, waiting until every article is accounted
+for, the direct ``helpers.bulk`` ceiling, the indexer replay, and the clean-up."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from newsflow.bench.metrics import (
+    POLL_SECONDS,
+    BenchError,
+    Say,
+    VisibilityTracker,
+    rate_from_series,
+)
+from newsflow.bench.options import direct_index_name
+from newsflow.bench.watchers import ProcSampler
+from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.settings import Settings
+
+
+def produce_corpus(settings: Settings, files: list[Path], limit: int | None,
+             tracker: VisibilityTracker, progress: bool,
+             rate: float | None = None) -> tuple[float, float, int, int]:
+    """(start, end, sent, rejected). The producer does not dead-letter rejects here: the DLQ's
+    end offset then counts only what the worker and indexer rejected. With ``rate`` the
+    articles are paced, so that latency is measured below saturation rather than as queueing."""
+    from ingest.producer import ArticleProducer
+    from ingest.readers import iter_records
+    from newsflow.progress import progress_bar
+
+    with (
+        ArticleProducer(settings, dead_letters=False) as producer,
+        progress_bar("producing", total=limit, disable=not progress) as advance,
+    ):
+        t0 = time.monotonic()
+        for n, doc_id in enumerate(producer.send_many(iter_records(files, limit=limit)), 1):
+            if doc_id:
+                tracker.sent(doc_id, time.monotonic())
+            advance(1)
+            if rate and (ahead := t0 + n / rate - time.monotonic()) > 0:
+                time.sleep(ahead)
+        producer.flush()
+        t1 = time.monotonic()
+    summary = producer.summary
+    if summary.failed:
+        raise BenchError(f"the broker did not acknowledge {summary.failed} article(s)")
+    return t0, t1, summary.sent, summary.rejected
+
+
+def wait_accounted(tracker: VisibilityTracker, children: Sequence[Any], watchers: Sequence[Any],
+                    stall_seconds: float, progress: bool, log_dir: Path) -> None:
+    from newsflow.progress import progress_bar
+
+    total = tracker.n_sent
+    done = 0
+    last_progress = time.monotonic()
+    with progress_bar("enrich+index", total=total, disable=not progress) as advance:
+        while True:
+            now_done = tracker.accounted()
+            if now_done > done:
+                advance(now_done - done)
+                done = now_done
+                last_progress = time.monotonic()
+            if done >= total:
+                return
+            for child in children:
+                if child.poll() is not None:
+                    raise BenchError(f"{child.args[3]} exited with {child.returncode} "
+                                     f"({done}/{total} accounted for); see {log_dir}")
+            if time.monotonic() - last_progress > stall_seconds:
+                errors = "; ".join(f"{w.thread.name}: {w.thread.error}" for w in watchers
+                                   if w.thread.error is not None)
+                raise BenchError(
+                    f"no progress for {stall_seconds:.0f} s: {tracker.n_visible} searchable, "
+                    f"{tracker.n_dead} dead-lettered, {tracker.n_pending} missing of {total}; "
+                    f"see {log_dir}" + (f" (poller errors: {errors})" if errors else ""))
+            time.sleep(0.2)
+
+
+def read_enriched(settings: Settings) -> list[dict[str, Any]]:
+    """Every enriched record of the private topic rendered as the indexer renders it
+    (``to_es_doc``), last write per id winning as it does in Elasticsearch."""
+    from kafka import KafkaConsumer, TopicPartition
+    from pydantic import ValidationError
+
+    from ingest.es_doc import to_es_doc
+    from newsflow.core.contract import EnrichedArticle
+
+    # check_crcs=False: without the optional ``crc32c`` C extension kafka-python verifies batch
+    # checksums in pure Python (~3 MB/s), which would make reading back a full-corpus topic
+    # take minutes. The records were written by this run a moment ago; this read is not timed.
+    consumer = KafkaConsumer(
+        **kafka_config(settings), group_id=None, enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=32 * 1024 * 1024,
+        check_crcs=False,
+    )
+    docs: dict[str, dict[str, Any]] = {}
+    try:
+        parts = [TopicPartition(settings.topic_enriched, p)
+                 for p in sorted(consumer.partitions_for_topic(settings.topic_enriched) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        deadline = time.monotonic() + 300
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            if time.monotonic() > deadline:
+                raise BenchError("could not read back the enriched topic within 300 s")
+            for records in consumer.poll(timeout_ms=1000).values():
+                for rec in records:
+                    try:
+                        article = EnrichedArticle.model_validate(orjson.loads(rec.value))
+                    except (orjson.JSONDecodeError, ValidationError, TypeError):
+                        continue  # the indexer dead-lettered these too
+                    docs[article.id] = to_es_doc(article)
+    finally:
+        consumer.close()
+    return list(docs.values())
+
+
+def direct_bulk(settings: Settings, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ceiling: the same documents through ``helpers.bulk`` into a scratch index from the
+    same template, with the indexer's chunking. Timed until the bulk calls return (the ceiling)
+    and, separately, until a search sees them all (comparable to how the indexer is timed)."""
+    from elasticsearch import helpers
+
+    from ingest.indexer import MAX_BULK_BYTES
+
+    es = elasticsearch_client(settings)
+    index = direct_index_name(settings)
+    try:
+        es.options(ignore_status=404).indices.delete(index=index)
+        es.indices.create(index=index)
+        actions: Iterator[dict[str, Any]] = (
+            {"_index": index, "_id": d["id"], "_source": d} for d in docs)
+        t0 = time.monotonic()
+        ok, failed = helpers.bulk(es, actions, chunk_size=settings.indexer_batch_size,
+                                  max_chunk_bytes=MAX_BULK_BYTES, stats_only=True,
+                                  raise_on_error=False)
+        t1 = time.monotonic()
+        searchable = None
+        deadline = t1 + 60
+        while time.monotonic() < deadline:
+            if int(es.count(index=index)["count"]) >= ok:
+                searchable = time.monotonic() - t0
+                break
+            time.sleep(0.05)
+    finally:
+        es.close()
+    seconds = t1 - t0
+    return {
+        "docs": int(ok),
+        "failed": int(failed) if isinstance(failed, int) else len(failed),
+        "seconds": round(seconds, 3),
+        "docs_per_second": round(ok / seconds, 1) if seconds > 0 else None,
+        "seconds_to_searchable": None if searchable is None else round(searchable, 3),
+        "chunk_size": settings.indexer_batch_size,
+        "index": index,
+    }
+
+
+def replay_settings(settings: Settings) -> Settings:
+    # ``<alias>-replay`` keeps its index (``<alias>-replay-v1``) under the run's template
+    # pattern, so it gets the very same mappings without a second, overlapping template.
+    return settings.model_copy(update={
+        "es_alias": f"{settings.es_alias}-replay",
+        "indexer_group": f"{settings.indexer_group}-replay",
+    })
+
+
+def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_seconds: float,
+                    progress: bool) -> dict[str, Any]:
+    """The indexer's own capacity: a fresh ``newsflow index`` (new group, new alias) over the
+    already complete enriched topic. In the pipeline the indexer can only go as fast as the
+    worker feeds it, so that rate says nothing about the indexer; this one is comparable with
+    the direct bulk ceiling (same documents, everything available up front)."""
+    import signal
+    import subprocess
+
+    from newsflow.progress import progress_bar
+    from newsflow.runner import newsflow_argv, settings_env
+
+    replay = replay_settings(settings)
+    es = elasticsearch_client(settings)
+    series: list[tuple[float, int]] = []
+    try:
+        es.indices.create(index=f"{replay.es_alias}-v{replay.es_index_version}",
+                          aliases={replay.es_alias: {"is_write_index": True}})
+        with (log_dir / "indexer-replay.log").open("ab") as log:
+            proc = subprocess.Popen(newsflow_argv("index"), stdout=log,
+                                    stderr=subprocess.STDOUT, env=settings_env(replay))
+        procs = ProcSampler({"indexer": proc.pid})
+        procs.thread.start()
+        try:
+            last, last_change = 0, time.monotonic()
+            with progress_bar("replaying indexer", total=expected, disable=not progress) as adv:
+                while True:
+                    t = time.monotonic()
+                    count = int(es.count(index=replay.es_alias)["count"])
+                    series.append((t, count))
+                    if count > last:
+                        adv(count - last)
+                        last, last_change = count, t
+                    if count >= expected:
+                        break
+                    if proc.poll() is not None:
+                        raise BenchError(f"replay indexer exited with {proc.returncode}; "
+                                         f"see {log_dir / 'indexer-replay.log'}")
+                    if t - last_change > stall_seconds:
+                        raise BenchError(f"replay indexer stuck at {count}/{expected}")
+                    time.sleep(POLL_SECONDS)
+        finally:
+            procs.thread.stop()
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    finally:
+        es.close()
+    rate = rate_from_series(series, expected)
+    out: dict[str, Any] = rate.as_dict(rate.start) if rate else {}
+    # Offsets on the pipeline's timeline mean nothing for this separate, later run.
+    out.pop("from", None)
+    out.pop("to", None)
+    out["docs_per_second"] = out.pop("articles_per_second", None)
+    out["docs"] = expected
+    if rate:
+        out["cpu_cores_busy"] = procs.busy(rate.start, rate.end)["indexer"]
+    out["peak_rss_mb"] = procs.peak_mb()["indexer"]
+    return out
+
+
+def cleanup(settings: Settings, say: Say) -> None:
+    """Best effort: topics, indices (the scratch one too), template, consumer groups and the
+    Faust data directory of this run. Leftovers harm nothing but disk."""
+    from kafka import KafkaAdminClient
+
+    with contextlib.suppress(Exception):
+        admin = KafkaAdminClient(**kafka_config(settings))
+        try:
+            with contextlib.suppress(Exception):
+                admin.delete_topics(
+                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+                    + [t for t in admin.list_topics()
+                       if t.startswith(settings.topic_label_prefix)])
+            with contextlib.suppress(Exception):
+                admin.delete_groups([settings.indexer_group, settings.app_id,
+                                     replay_settings(settings).indexer_group])
+        finally:
+            admin.close()
+    with contextlib.suppress(Exception):
+        es = elasticsearch_client(settings)
+        try:
+            es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
+            es.options(ignore_status=404).indices.delete_index_template(
+                name=f"{settings.es_alias}-template")
+        finally:
+            es.close()
+    shutil.rmtree(settings.stack_dir / "faust" / settings.app_id, ignore_errors=True)
+    say(f"removed topics, indices and template of {settings.es_alias}")

@@ -1,0 +1,1 @@
+"""The ``newsflow`` command line: the top layer, importing anything below it; nothing imports it."""

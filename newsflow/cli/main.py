@@ -1,0 +1,85 @@
+"""The ``newsflow`` Typer app: every command registered here, in data-flow order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from newsflow.cli.base import friendly_message
+from newsflow.cli.commands import (
+    bench_cmd,
+    enrich_cmd,
+    eval_cmd,
+    eval_topics_cmd,
+    index_cmd,
+    lag_cmd,
+    produce_cmd,
+    run_cmd,
+    schema_cmd,
+    search_cmd,
+    serve_cmd,
+    setup_cmd,
+    stack_cmd,
+    subscribe_cmd,
+    worker_cmd,
+)
+
+app = typer.Typer(
+    name="newsflow",
+    help="Arabic-first streaming news ingestion: Kafka -> Faust enrichment -> Elasticsearch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from newsflow.core.version import __version__
+
+        typer.echo(f"newsflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """Arabic-first streaming news ingestion: Kafka -> Faust enrichment -> Elasticsearch."""
+
+
+app.add_typer(stack_cmd.stack_app, name="stack")
+app.command("setup")(setup_cmd.setup)
+app.add_typer(schema_cmd.schema_app, name="schema")
+app.command("produce")(produce_cmd.produce)
+app.command("worker")(worker_cmd.worker)
+app.command("index")(index_cmd.index)
+app.command("lag")(lag_cmd.lag)
+app.command("run")(run_cmd.run)
+app.command("search")(search_cmd.search)
+app.command("subscribe")(subscribe_cmd.subscribe)
+app.command("serve")(serve_cmd.serve)
+app.command("serve-bench")(serve_cmd.serve_bench)
+app.command("enrich")(enrich_cmd.enrich)
+eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
+app.add_typer(eval_cmd.eval_app, name="eval")
+app.command("bench")(bench_cmd.bench)
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as exc:
+        message = friendly_message(exc)
+        if message is None:
+            raise
+        typer.echo(f"newsflow: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""All configuration, defined once. Every field reads ``NEWSFLOW_<NAME>`` from the environment
+(or a ``.env`` file in the working directory)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_KAFKA = "127.0.0.1:9092"
+LOCAL_ES = "http://127.0.0.1:9200"
+
+
+def _default_stack_dir() -> Path:
+    """``.stack`` at the root of a source checkout; in the working directory when installed."""
+    root = Path(__file__).resolve().parents[2]
+    return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".stack"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="comma-separated host:port list")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    topic_raw: str = "news.raw"
+    topic_enriched: str = "news.enriched"
+    topic_dlq: str = "news.dlq"
+    topic_partitions: int = Field(3, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    # Per-label streams (issue 10): the worker copies each enriched article to
+    # <prefix><label> for each of its labels; "*" = every taxonomy label, "" = none.
+    topic_label_prefix: str = "news.topic."
+    label_streams: str = Field("*", description="comma-separated labels with a stream, * = all")
+    topic_label_retention_hours: float = Field(7 * 24, gt=0)
+
+    # Elasticsearch
+    es_url: str = Field(LOCAL_ES, description="comma-separated URLs")
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_api_key: SecretStr | None = None
+    es_ca_file: Path | None = None
+    es_verify_certs: bool = True
+    es_alias: str = "news"
+    es_index_version: int = Field(1, ge=1)
+    es_request_timeout: float = 30.0
+
+    # Local stack
+    stack_dir: Path = Field(default_factory=_default_stack_dir)
+    stack_es_heap: str = "1g"
+    stack_kafka_heap: str = "512m"
+    stack_start_timeout: float = 600.0
+
+    # Processing
+    app_id: str = "newsflow"
+    worker_web_port: int = 6066
+    indexer_group: str = "newsflow-indexer"
+    indexer_batch_size: int = Field(500, ge=1)
+    indexer_batch_seconds: float = Field(1.0, gt=0)
+    indexer_max_retry_seconds: float = Field(60.0, gt=0)
+    max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
+
+    # Enrichment
+    ner_backend: str = Field("rules", description="rules (default, offline) or camel")
+    topics_file: Path | None = Field(None, description="replace the bundled taxonomy")
+    topics_extra_file: Path | None = Field(None, description="extend the bundled taxonomy")
+    topic_threshold: float = 1.0
+    dedup_threshold: float = Field(0.8, gt=0, le=1)
+    dedup_num_perm: int = 128
+    dedup_max_entries: int = 200_000
+    dedup_max_age_days: float = 7.0
+    dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
+
+    # HTTP API (newsflow serve)
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+    serve_api_key: SecretStr | None = Field(None, description="when set, required by the API")
+
+    log_level: str = "INFO"
+
+    @property
+    def es_index(self) -> str:
+        return f"{self.es_alias}-v{self.es_index_version}"
+
+    def is_local_default(self) -> bool:
+        return self.kafka_bootstrap_servers == LOCAL_KAFKA and self.es_url == LOCAL_ES
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
