@@ -11,7 +11,7 @@ Where the *previous* labels of an article come from (needed for retractions):
 
 Why not a Faust table: it would have to hold one entry per article ever seen (not small), be
 recovered from its changelog on every start and rebalance (faust-streaming's table recovery has
-open hang/race issues, /work/shared/notes/faust.md), and writes from inside ``take_events``
+open hang/race issues), and writes from inside ``take_events``
 batches have no single current event to attach the changelog partition to. Elasticsearch is
 already the store of record of labels, and the worker already reads it at start-up.
 
