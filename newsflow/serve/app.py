@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="newsflow", version=__version__, lifespan=lifespan,
                   description="Search and follow enriched Arabic news.")
     auth = [Depends(api_key_check(settings))]
+    add_search_routes(app, es, settings, auth)
+    add_subscribe_route(app, settings, auth)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -88,6 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok" if up else "degraded", "elasticsearch": up,
                              "version": __version__}, status_code=200 if up else 503)
 
+    return app
+
+
+def add_search_routes(app: FastAPI, es: Elasticsearch, settings: Settings, auth: list[Any]
+                      ) -> None:
     @app.get("/search", dependencies=auth)
     def search_route(
         q: Annotated[str, Query(description="words or a name; empty lists the newest")] = "",
@@ -118,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source: dict[str, Any] = doc["_source"]
         return source
 
+
+def add_subscribe_route(app: FastAPI, settings: Settings, auth: list[Any]) -> None:
     @app.get("/subscribe", dependencies=auth)
     async def subscribe(
         request: Request,
@@ -135,5 +144,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sub = await open_subscription(settings, label or [], entity, source or [],
                                       language or [], last_event_id or resume)
         return event_stream(request, sub, full)
-
-    return app
