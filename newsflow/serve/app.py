@@ -37,7 +37,7 @@ def html_snippet(snippet: str) -> str:
 
 
 def search_payload(es: Elasticsearch, settings: Settings, **query: Any) -> dict[str, Any]:
-    results = search(es, settings, facets=True, **query)
+    results = search(es, settings, **query)
     out = results.as_dict()
     for hit, raw in zip(out["hits"], results.hits, strict=True):
         hit["snippets_html"] = [html_snippet(s) for s in raw.snippets]
@@ -103,12 +103,14 @@ def add_search_routes(app: FastAPI, es: Elasticsearch, settings: Settings, auth:
         source: str | None = None,
         since: Annotated[str | None, Query(description="ISO date or date math")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        facets: Annotated[bool, Query(description="label/source/entity counts too")] = False,
     ) -> dict[str, Any]:
         """Ranked search with highlighted snippets (``<em>`` in ``snippets``, escaped HTML
-        with ``<mark>`` in ``snippets_html``) and facet counts."""
+        with ``<mark>`` in ``snippets_html``); with ``facets`` also facet counts (they cost
+        about as much again: aggregations over every match)."""
         try:
             return search_payload(es, settings, query=q, topic=label, entity=entity,
-                                  source=source, since=since, limit=limit)
+                                  source=source, since=since, limit=limit, facets=facets)
         except SearchError as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
 

@@ -102,11 +102,12 @@ def load_corpus(settings: Settings, corpus: Path, limit: int | None, say: Say) -
     return int(ok)
 
 
-def _http_search(conn: http.client.HTTPConnection, query: dict[str, str], key: str | None
-                 ) -> float:
+def _http_search(conn: http.client.HTTPConnection, query: dict[str, str], key: str | None,
+                 facets: bool) -> float:
     headers = {"X-API-Key": key} if key else {}
+    params = {**query, "limit": 10, **({"facets": "true"} if facets else {})}
     t0 = time.perf_counter()
-    conn.request("GET", "/search?" + urlencode({**query, "limit": 10}), headers=headers)
+    conn.request("GET", "/search?" + urlencode(params), headers=headers)
     resp = conn.getresponse()
     body = resp.read()
     elapsed = (time.perf_counter() - t0) * 1000
@@ -115,7 +116,8 @@ def _http_search(conn: http.client.HTTPConnection, query: dict[str, str], key: s
     return elapsed
 
 
-def measure(settings: Settings, requests: int, say: Say) -> dict[str, Any]:
+def measure(settings: Settings, requests: int, say: Say, facets: bool = False
+            ) -> dict[str, Any]:
     from newsflow.serve.app import search_payload
 
     es = elasticsearch_client(settings)
@@ -128,10 +130,10 @@ def measure(settings: Settings, requests: int, say: Say) -> dict[str, Any]:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for i in range(requests + len(QUERIES)):  # the first round warms caches, unmeasured
                 query = QUERIES[i % len(QUERIES)]
-                h = _http_search(conn, query, key)
+                h = _http_search(conn, query, key, facets)
                 t0 = time.perf_counter()
                 search_payload(es, settings, query=query["q"], topic=query.get("label"),
-                               limit=10)
+                               limit=10, facets=facets)
                 d = (time.perf_counter() - t0) * 1000
                 if i >= len(QUERIES):
                     http_ms.append(h)
@@ -141,19 +143,20 @@ def measure(settings: Settings, requests: int, say: Say) -> dict[str, Any]:
         es.close()
     http_p, direct_p = percentiles(http_ms), percentiles(direct_ms)
     say(f"measured {requests} requests per side")
-    return {"index": settings.es_alias, "documents": documents, "http": http_p,
+    return {"index": settings.es_alias, "documents": documents, "facets": facets, "http": http_p,
             "direct": direct_p, "p95_ratio": round(http_p["p95_ms"] / direct_p["p95_ms"], 2)}
 
 
 def run_serve_bench(settings: Settings, *, requests: int, corpus: Path | None,
-                    limit: int | None, keep: bool, say: Say) -> dict[str, Any]:
+                    limit: int | None, keep: bool, say: Say, facets: bool = False
+                    ) -> dict[str, Any]:
     if corpus is None:
-        return measure(settings, requests, say)
+        return measure(settings, requests, say, facets)
     private = settings.model_copy(update={"es_alias": f"servebench{uuid.uuid4().hex[:8]}-news"})
     es = elasticsearch_client(settings)
     try:
         load_corpus(private, corpus, limit, say)
-        return measure(private, requests, say)
+        return measure(private, requests, say, facets)
     finally:
         if keep:
             say(f"kept {private.es_alias}: NEWSFLOW_ES_ALIAS={private.es_alias} "

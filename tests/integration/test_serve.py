@@ -110,7 +110,8 @@ class SSEClient:
 def test_search_and_article_json(pipeline: Pipeline, server: str) -> None:
     ids = send(pipeline, {"https://example.org/s/1": POLITICS, "https://example.org/s/2": MIXED})
     assert pipeline.wait_ids(set(ids)) == set(ids)
-    data = httpx.get(f"{server}/search", params={"q": "دعم الحكومة"}, timeout=10).json()
+    data = httpx.get(f"{server}/search", params={"q": "دعم الحكومة", "facets": "true"},
+                     timeout=10).json()
     assert set(ids) <= {h["id"] for h in data["hits"]}
     assert any("<mark>" in s for h in data["hits"] for s in h["snippets_html"])
     assert {"politics", "sport"} <= {b["value"] for b in data["facets"]["labels"]}

@@ -36,6 +36,8 @@ def serve_bench(
         help="load this SaudiNewsNet directory (or zip) into a private index first")] = None,
     limit: Annotated[int | None, typer.Option(help="articles to load from --corpus")] = None,
     keep: Annotated[bool, typer.Option(help="keep the --corpus index for later runs")] = False,
+    facets: Annotated[bool, typer.Option(help="measure /search?facets=true (the page's)")
+                      ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """/search latency through `newsflow serve` (real uvicorn, HTTP keep-alive) side by side
@@ -46,7 +48,7 @@ def serve_bench(
     from newsflow.serve.bench import run_serve_bench
 
     report = run_serve_bench(get_settings(), requests=requests, corpus=corpus, limit=limit,
-                             keep=keep, say=lambda m: typer.echo(m, err=True))
+                             keep=keep, facets=facets, say=lambda m: typer.echo(m, err=True))
     if as_json:
         typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return
