@@ -66,6 +66,20 @@ def _create_index(es: Elasticsearch, index: str) -> str:
     return "created"
 
 
+# Fields added to the template after indices were created from it: put on existing indices too
+# (adding a field is allowed on a live index), or a strict mapping refuses every new document.
+ADDED_FIELDS: dict[str, Any] = {"metadata": {"type": "object", "enabled": False}}
+
+
+def _add_new_fields(es: Elasticsearch, index: str) -> str:
+    mapping = es.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+    missing = {name: spec for name, spec in ADDED_FIELDS.items() if name not in mapping}
+    if not missing:
+        return "exists"
+    es.indices.put_mapping(index=index, properties=missing)
+    return f"added {', '.join(sorted(missing))}"
+
+
 def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     if es.indices.exists(index=alias) and not es.indices.exists_alias(name=alias):
         raise RuntimeError(
@@ -78,6 +92,11 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     if members.get(index, {}).get("aliases", {}).get(alias, {}).get("is_write_index") is True:
         return "exists"
     others = [name for name in members if name != index]
+    newer = _newer_write_index(alias, index, members)
+    if newer:
+        # `newsflow reindex` moved the alias on: setup with the old version must not move it
+        # back (that would send writes to a stale index and reads to both).
+        return f"kept: write index is the newer {newer} (set NEWSFLOW_ES_INDEX_VERSION)"
     actions: list[dict[str, Any]] = [
         {"add": {"index": index, "alias": alias, "is_write_index": True}}
     ]
@@ -93,6 +112,24 @@ def _point_alias(es: Elasticsearch, alias: str, index: str) -> str:
     return "updated" if members else "created"
 
 
+def _version_of(alias: str, index: str) -> int:
+    suffix = index.removeprefix(f"{alias}-v")
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _newer_write_index(alias: str, index: str, members: dict[str, Any]) -> str | None:
+    for name, data in members.items():
+        is_write = data.get("aliases", {}).get(alias, {}).get("is_write_index")
+        if is_write and _version_of(alias, name) > _version_of(alias, index):
+            return str(name)
+    return None
+
+
+def put_template(es: Elasticsearch, settings: Settings) -> str:
+    name = template_name(settings)
+    return _put_template(es, name, template_for(settings))
+
+
 def ensure_index(es: Elasticsearch, settings: Settings) -> dict[str, str]:
     """Put the template, create ``settings.es_index`` if missing and make ``settings.es_alias``
     its write alias. Safe to run any number of times; returns what each step did, e.g.
@@ -102,5 +139,6 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> dict[str, str]:
     return {
         f"template {name}": _put_template(es, name, template_for(settings)),
         f"index {settings.es_index}": _create_index(es, settings.es_index),
+        f"fields {settings.es_index}": _add_new_fields(es, settings.es_index),
         f"alias {settings.es_alias}": _point_alias(es, settings.es_alias, settings.es_index),
     }

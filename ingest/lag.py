@@ -3,6 +3,7 @@ that both are alive and keeping up. Read from Kafka itself, so it works whatever
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,12 +35,27 @@ def pipeline_groups(settings: Settings) -> dict[str, str]:
     return {settings.app_id: settings.topic_raw, settings.indexer_group: settings.topic_enriched}
 
 
+def _group_offsets(admin: KafkaAdminClient, groups: dict[str, str]) -> Any:
+    """Committed offsets per group. On a fresh cluster the first FindCoordinator makes the broker
+    create __consumer_offsets and answers COORDINATOR_NOT_AVAILABLE meanwhile: retry ~10 s."""
+    from kafka.errors import CoordinatorNotAvailableError
+
+    for attempt in range(20):
+        try:
+            return admin.list_group_offsets(dict.fromkeys(groups))
+        except CoordinatorNotAvailableError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+    return {}
+
+
 def consumer_lag(settings: Settings) -> list[PartitionLag]:
     groups = pipeline_groups(settings)
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-lag")
     consumer = KafkaConsumer(**kafka_config(settings), group_id=None)
     try:
-        committed = admin.list_group_offsets(dict.fromkeys(groups))
+        committed = _group_offsets(admin, groups)
         out = []
         for group, topic in groups.items():
             parts = consumer.partitions_for_topic(topic) or set()

@@ -152,6 +152,11 @@ class ArticleProducer:
             return self.send(rec.data, origin=rec.origin, raw=rec.raw)
         except RejectedArticle:
             return None
+        except (TypeError, ValueError, RecursionError) as exc:
+            # A record the contract let through but that cannot be encoded: rejected with its
+            # reason like any other, so one record never ends a file mid-way.
+            self._reject(rec.origin, rec.raw, f"cannot encode: {exc}", type(exc).__name__)
+            return None
 
     def send_many(self, records: Iterable[SourceRecord]) -> Iterator[str | None]:
         for rec in records:

@@ -12,8 +12,9 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
+import ijson
 import orjson
 
 
@@ -73,18 +74,37 @@ def _iter_lines(name: str, stream: BinaryIO) -> Iterator[SourceRecord]:
             yield _decode(f"{name}:{lineno}", stripped)
 
 
-def _iter_document(name: str, raw: bytes) -> Iterator[SourceRecord]:
-    """A whole-file JSON document: an array of objects, or one object."""
-    whole = _decode(name, raw)
-    if whole.error_type in ("UnicodeDecodeError", "JSONDecodeError"):
-        yield whole
+def _iter_document(name: str, stream: BinaryIO) -> Iterator[SourceRecord]:
+    """A whole-file JSON document: an array of objects (streamed item by item, never read
+    whole), or one object. A syntax error mid-array ends the file with one error record."""
+    buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(cast(Any, stream))
+    if _first_byte(buffered) != b"[":
+        yield _decode(name, buffered.read())
         return
-    value = orjson.loads(raw)
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            yield _object(f"{name}[{i}]", orjson.dumps(item), item)
-    else:
-        yield whole
+    count = 0
+    try:
+        for item in ijson.items(buffered, "item", use_float=True):
+            yield _object(f"{name}[{count}]", orjson.dumps(item), item)
+            count += 1
+    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+        yield SourceRecord(
+            f"{name}[{count}]",
+            b"",
+            error=f"invalid JSON after {count} item(s): {exc}",
+            error_type="JSONDecodeError",
+        )
+
+
+def _first_byte(stream: Any) -> bytes:
+    """The first non-whitespace byte, without consuming it."""
+    while True:
+        head: bytes = stream.peek(64)
+        if not head:
+            return b""
+        stripped = head.lstrip()
+        if stripped:
+            return stripped[:1]
+        stream.read(len(head))
 
 
 def _iter_zip(path: Path) -> Iterator[SourceRecord]:
@@ -93,18 +113,20 @@ def _iter_zip(path: Path) -> Iterator[SourceRecord]:
             if info.is_dir() or info.filename.startswith("__MACOSX"):
                 continue
             member = f"{path.name}/{info.filename}"
-            data = zf.read(info)
+            # Streamed from the archive: a small zip can hold a member hundreds of MB long.
             if info.filename.endswith((".jsonl", ".ndjson")):
-                yield from _iter_lines(member, io.BytesIO(data))
+                with zf.open(info) as fh:
+                    yield from _iter_lines(member, cast(BinaryIO, fh))
             elif info.filename.endswith(".json"):
-                yield from _iter_document(member, data)
+                with zf.open(info) as fh:
+                    yield from _iter_document(member, cast(BinaryIO, fh))
 
 
 def _sniff(name: str, stream: BinaryIO) -> Iterator[SourceRecord]:
     """Standard input or an unknown extension: a JSON array if it starts with '[', else JSONL."""
     head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
     if head.lstrip()[:1] == b"[":
-        yield from _iter_document(name, stream.read())
+        yield from _iter_document(name, stream)
     else:
         yield from _iter_lines(name, stream)
 
@@ -124,7 +146,8 @@ def iter_path(path: str | Path) -> Iterator[SourceRecord]:
     if p.suffix == ".zip":
         yield from _iter_zip(p)
     elif p.suffix == ".json":
-        yield from _iter_document(p.name, p.read_bytes())
+        with p.open("rb") as fh:
+            yield from _iter_document(p.name, fh)
     else:
         with p.open("rb") as fh:
             yield from _sniff(p.name, fh)

@@ -15,6 +15,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from newsflow.core.arabic import fold_text
+from newsflow.core.sanitize import redact_url
 from newsflow.core.settings import Settings
 
 # Control characters cannot occur in cleaned article text, so they delimit highlights without
@@ -223,14 +224,15 @@ def search(
         resp = es.search(index=settings.es_alias, **body)
     except NotFoundError as exc:
         raise SearchError(
-            f"index/alias {settings.es_alias!r} not found at {settings.es_url}: "
+            f"index/alias {settings.es_alias!r} not found at {redact_url(settings.es_url)}: "
             "run `newsflow setup`"
         ) from exc
     except ApiError as exc:
         raise SearchError(f"Elasticsearch rejected the search: {exc}") from exc
     except TransportError as exc:
         raise SearchError(
-            f"Elasticsearch at {settings.es_url} is unreachable ({type(exc).__name__}); "
+            f"Elasticsearch at {redact_url(settings.es_url)} is unreachable "
+            f"({type(exc).__name__}); "
             "is the stack running? (`newsflow stack up`)"
         ) from exc
     data = resp.body

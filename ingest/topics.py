@@ -27,7 +27,17 @@ def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[Ne
     # Dead letters keep the whole original record, which can be a rejected oversize article.
     return [
         spec(settings.topic_raw, **{"compression.type": "producer"}),
-        spec(settings.topic_enriched, **{"compression.type": "producer"}),
+        # The source of truth a reindex replays: compacted by key (the article id, so the latest
+        # version of every article is kept for ever) and as large a record limit as the DLQ, so
+        # that a long article is not refused by the topic after it was enriched.
+        spec(
+            settings.topic_enriched,
+            **{
+                "compression.type": "producer",
+                "cleanup.policy": "compact",
+                "max.message.bytes": str(DLQ_MAX_BYTES),
+            },
+        ),
         spec(
             settings.topic_dlq,
             **{"max.message.bytes": str(DLQ_MAX_BYTES), "retention.ms": str(30 * 24 * 3600 * 1000)},

@@ -23,6 +23,7 @@ from ingest.producer import ArticleProducer
 from ingest.readers import iter_records
 from newsflow import stack
 from newsflow.core.clients import elasticsearch_client
+from newsflow.core.sanitize import redact_url
 from newsflow.core.settings import Settings
 from newsflow.provision import run_setup
 
@@ -37,7 +38,10 @@ def newsflow_argv(*args: str) -> list[str]:
 def start_local_stack_if_needed(settings: Settings, say: Say) -> bool:
     """True when this call started the stack (so the caller may stop it again)."""
     if not settings.is_local_default():
-        say(f"using Kafka {settings.kafka_bootstrap_servers} and Elasticsearch {settings.es_url}")
+        say(
+            f"using Kafka {settings.kafka_bootstrap_servers} and Elasticsearch "
+            f"{redact_url(settings.es_url)}"
+        )
         return False
     if stack.is_up(settings):
         say("local stack already up")

@@ -12,15 +12,18 @@ from newsflow.core.settings import Settings
 
 
 def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, float]]:
-    """(id, cluster_id, text, ts) of articles ingested within the dedup window, oldest first."""
+    """(id, cluster_id, text, ts) of the ``dedup_max_entries`` NEWEST articles ingested within
+    the dedup window, oldest first (the order ``NearDuplicateIndex.rebuild`` replays them in).
+    Reading newest first is what keeps the newest when the window holds more than the cap."""
     es = elasticsearch_client(settings)
     query = {
         "query": {
             "range": {"ingested_at": {"gte": f"now-{int(settings.dedup_max_age_days * 24)}h"}}
         },
         "_source": ["id", "cluster_id", "body_normalized", "ingested_at"],
-        "sort": [{"ingested_at": "asc"}],
+        "sort": [{"ingested_at": "desc"}],
     }
+    newest: list[tuple[str, str, str, float]] = []
     try:
         hits = helpers.scan(
             es, index=settings.es_alias, query=query, preserve_order=True, size=1000
@@ -30,13 +33,10 @@ def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, fl
                 break
             src = hit["_source"]
             ts = datetime.fromisoformat(src["ingested_at"]).timestamp()
-            yield (
-                src["id"],
-                src.get("cluster_id") or src["id"],
-                src.get("body_normalized") or "",
-                ts,
-            )
+            cluster = src.get("cluster_id") or src["id"]
+            newest.append((src["id"], cluster, src.get("body_normalized") or "", ts))
     except NotFoundError:
         return
     finally:
         es.close()
+    yield from reversed(newest)

@@ -30,6 +30,11 @@ LANGID_PREFIX = 300  # characters: as stable as 600 on SaudiNewsNet at half the 
 LANGUAGE_ALIASES = {"arz": "ar"}
 
 
+class BodyTooLong(ValueError):
+    """The article text is longer than ``max_body_chars`` (the contract caps ``body``; this also
+    caps text extracted from ``html``)."""
+
+
 class EmptyArticle(ValueError):
     """Nothing readable is left after cleaning (an empty body, or HTML with no article text)."""
 
@@ -76,6 +81,13 @@ class Enricher:
         text = raw.body or ""
         if not text.strip() and raw.html:
             text = html_to_text(raw.html, raw.url)
+        if len(text) > self.settings.max_body_chars:
+            # Also for bodies extracted from html: a 5M-character page would otherwise become a
+            # record of tens of MB that no topic takes.
+            raise BodyTooLong(
+                f"body of {len(text)} characters (from {'html' if not raw.body else 'body'}) "
+                f"is over max_body_chars={self.settings.max_body_chars}"
+            )
         title = clean_display(raw.title or "")
         body = clean_display(text)
         if not body and not title:
@@ -115,4 +127,5 @@ class Enricher:
             topics=topics,
             cluster_id=cluster,
             processing=Processing(version=__version__, stages=stages),
+            metadata=raw.metadata,
         )

@@ -129,13 +129,13 @@ class LabelRouter:
             return {}
 
     async def records(self, articles: Sequence[EnrichedArticle], values: Sequence[bytes]
-                      ) -> list[LabelRecord]:
-        """Per-label records for the batch, in batch order (a second version of an article in
-        the same batch sees the first one's labels)."""
+                      ) -> list[list[LabelRecord]]:
+        """Per-label records of each article of the batch, in batch order (a second version of
+        an article in the same batch sees the first one's labels)."""
         if not self.routing.enabled or not articles:
-            return []
+            return [[] for _ in articles]
         recalled = await self._recall(articles)
-        out: list[LabelRecord] = []
+        out: list[list[LabelRecord]] = []
         for article, value in zip(articles, values, strict=True):
             previous = self.memory.get(article.id)
             if previous is None:
@@ -144,7 +144,7 @@ class LabelRouter:
                 self.stats.previous_unknown += 1
             records = label_records(self.routing, article, value, previous)
             self._count(records)
-            out.extend(records)
+            out.append(records)
             self.memory.remember(article.id, article_labels(article))
         return out
 

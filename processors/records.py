@@ -31,6 +31,7 @@ class Coordinates:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    replays: int = 0  # from the record's replay header (see newsflow dlq replay)
 
 
 class StageError(Exception):
@@ -71,7 +72,11 @@ def process_record(
             article = enricher.enrich(raw)
         except Exception as exc:  # one bad record must not stop the partition
             raise StageError("enrich", str(exc) or repr(exc), type(exc).__name__) from exc
-        return Enriched(article.id.encode(), encode_enriched(article), article)
+        try:
+            value = encode_enriched(article)
+        except Exception as exc:  # e.g. metadata orjson cannot encode
+            raise StageError("encode", str(exc) or repr(exc), type(exc).__name__) from exc
+        return Enriched(article.id.encode(), value, article)
     except StageError as exc:
         return Failed(
             dead_letter(
@@ -83,5 +88,6 @@ def process_record(
                 source_topic=where.topic,
                 source_partition=where.partition,
                 source_offset=where.offset,
+                replays=where.replays,
             )
         )

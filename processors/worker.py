@@ -2,8 +2,9 @@
 
 It only moves records: ``news.raw`` in, ``news.enriched`` or ``news.dlq`` out. Faust acks an
 event as soon as the ``async for`` moves on (even after an exception), so every event is handled
-inside a try and its output is delivered -- with retries, awaited to the broker acknowledgement --
-before the loop advances. concurrency=1 because higher values can commit past an unfinished
+inside a try and its output is delivered (``processors.delivery``: awaited to the broker
+acknowledgement, dead-lettered when the record itself is refused) before the loop advances.
+concurrency=1 because higher values can commit past an unfinished
 event (faust-streaming#606)."""
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from typing import Any, cast
 import faust
 
 from newsflow.core.clients import faust_broker_config
-from newsflow.core.deadletter import encode_dead_letter
+from newsflow.core.contract import DeadLetter
+from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
+from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
 from processors.label_router import LabelRouter
 from processors.records import Coordinates, Enriched, Failed, process_record
 
 log = logging.getLogger(__name__)
-SEND_RETRY_CAP = 30.0
 BATCH_MAX = 200
 BATCH_WITHIN = 0.2  # seconds: the most a lone article waits for company
 
@@ -92,38 +94,50 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
             label_topics[name] = app.topic(name, key_type=bytes, value_type=bytes)
         return label_topics[name]
 
-    async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
-        """Send and wait for the broker's acknowledgement; retry forever rather than drop."""
-        delay = 0.5
-        while True:
-            try:
-                fut = await topic.send(key=key, value=value)
-                await fut
-                return
-            except Exception as exc:
-                stats.send_retries += 1
-                log.warning("send to %s failed (%s); retrying in %.1fs", topic, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, SEND_RETRY_CAP)
+    delivery = Delivery(dlq_topic)
 
-    def route(result: Enriched | Failed, where: Coordinates) -> tuple[faust.TopicT, bytes, bytes]:
-        stats.processed += 1
-        if isinstance(result, Enriched):
-            stats.enriched += 1
-            return enriched_topic, result.key, result.value
-        dl = result.dead_letter
+    def count_dead_letter(dl: DeadLetter) -> None:
         stats.dead_lettered += 1
         stats.dlq_by_stage[dl.stage] = stats.dlq_by_stage.get(dl.stage, 0) + 1
+
+    delivery.on_dead_letter = count_dead_letter
+
+    def route(result: Enriched | Failed, where: Coordinates, raw: bytes) -> Output:
+        stats.processed += 1
+        coords = (where.topic, where.partition, where.offset)
+        if isinstance(result, Enriched):
+            stats.enriched += 1
+            return Output(enriched_topic, result.key, result.value, raw, coords,
+                          replays=where.replays)
+        dl = result.dead_letter
+        count_dead_letter(dl)
         log.warning(
             "dead-lettered %s at %s/%s/%s, stage %s: %s",
-            dl.key,
-            where.topic,
-            where.partition,
-            where.offset,
-            dl.stage,
-            dl.error[:200],
+            dl.key, where.topic, where.partition, where.offset, dl.stage, dl.error[:200],
         )
-        return dlq_topic, (dl.key or "").encode(), encode_dead_letter(dl)
+        key = (dl.key or "").encode()
+        return Output(dlq_topic, key, encode_dead_letter(dl), raw, coords, dl,
+                      replays=where.replays)
+
+    def process_batch(events: list[Any], enriched: list[tuple[Enriched, Output]]
+                      ) -> list[Output]:
+        outputs = []
+        for event in events:
+            msg = event.message
+            replays = replays_from_headers(msg.headers) if msg.headers else 0
+            where = Coordinates(msg.topic, msg.partition, msg.offset, replays)
+            result = process_record(enricher, event.key, event.value, where)
+            outputs.append(route(result, where, event.value or b""))
+            if isinstance(result, Enriched):
+                enriched.append((result, outputs[-1]))
+        return outputs
+
+    async def label_outputs(enriched: list[tuple[Enriched, Output]]) -> list[Output]:
+        per_article = await label_router.records(
+            [e.article for e, _ in enriched], [e.value for e, _ in enriched])
+        return [Output(label_topic(topic), key, value, out.raw, out.where, replays=out.replays)
+                for (_, out), records in zip(enriched, per_article, strict=True)
+                for topic, key, value in records]
 
     @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -132,31 +146,19 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         log.info("enricher ready")
         # Events come in small batches so that their sends overlap instead of each waiting a
         # broker round trip; take_events acks the batch only after this body has finished, i.e.
-        # after every output of the batch is acknowledged by the broker.
+        # after every output of the batch is acknowledged by the broker (or dead-lettered).
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
         async for events in batches:
-            outputs = []
-            enriched: list[Enriched] = []
-            for event in events:
-                msg = event.message
-                where = Coordinates(msg.topic, msg.partition, msg.offset)
-                result = process_record(enricher, event.key, event.value, where)
-                outputs.append(route(result, where))
-                if isinstance(result, Enriched):
-                    enriched.append(result)
+            # Enrichment is CPU work (seconds for a very long article): off the event loop, so
+            # heartbeats and fetches go on meanwhile. One batch at a time, so the enricher's
+            # state (near-duplicate index) is still used by one thread at a time.
+            enriched: list[tuple[Enriched, Output]] = []
+            outputs = await asyncio.to_thread(process_batch, list(events), enriched)
             # Per-label copies and retractions (processors.routing) go out with the batch, so
             # they are acknowledged before the batch is: at-least-once like news.enriched.
-            labelled = await label_router.records(
-                [r.article for r in enriched], [r.value for r in enriched]
-            )
-            outputs.extend((label_topic(t), key, value) for t, key, value in labelled)
-            sent = await asyncio.gather(
-                *[topic.send(key=key, value=value) for topic, key, value in outputs]
-            )
-            acks = await asyncio.gather(*sent, return_exceptions=True)
-            for (topic, key, value), ack in zip(outputs, acks, strict=True):
-                if isinstance(ack, BaseException):
-                    await deliver(topic, key, value)
+            outputs.extend(await label_outputs(enriched))
+            await delivery.deliver_all(outputs)
+            stats.send_retries = delivery.retries
             stats.last_event_at = time.time()
             yield None
 

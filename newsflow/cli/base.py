@@ -2,7 +2,102 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Which services a command connects to: checked up front (newsflow.core.preflight) so that a
+# wrong password, CA or protocol fails in a second with a line naming the setting.
+PREFLIGHT: dict[str, tuple[str, ...]] = {
+    "setup": ("kafka", "es"),
+    "produce": ("kafka",),
+    "worker": ("kafka", "es"),
+    "index": ("kafka", "es"),
+    "lag": ("kafka",),
+    "reindex": ("kafka", "es"),
+    "run": ("kafka", "es"),
+    "search": ("es",),
+    "bench": ("kafka", "es"),
+    "subscribe": ("kafka",),
+    "serve": ("kafka", "es"),
+    "serve-bench": ("es",),
+}
+
+
+def preflight(command: str | None) -> None:
+    """Check the connection settings a command needs; the plaintext local defaults are left to
+    the commands (they may start the local stack). Raises ConnectionSettingsError."""
+    from newsflow.core import preflight as checks
+    from newsflow.core.settings import LOCAL_ES, LOCAL_KAFKA, get_settings
+
+    services = PREFLIGHT.get(command or "", ())
+    if not services:
+        return
+    settings = get_settings()
+    local_kafka = settings.kafka_bootstrap_servers == LOCAL_KAFKA
+    if "kafka" in services and not (
+        local_kafka and settings.kafka_security_protocol == "PLAINTEXT"
+    ):
+        checks.check_kafka(settings)
+    if "es" in services and settings.es_url != LOCAL_ES:
+        checks.check_elasticsearch(settings)
+
+
+def checked_first(command: str, func: F) -> F:
+    """``func`` (a command) runs ``preflight(command)`` first; --help never gets that far."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        preflight(command)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_error(exc: BaseException) -> str | None:
+    """One line for invalid NEWSFLOW_* values (never echoing the value: it may be a secret)."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = "_".join(str(p) for p in error["loc"]).upper()
+        parts.append(f"NEWSFLOW_{field}: {message}" if field else message)
+    return "invalid settings: " + "; ".join(parts)
+
+
+def _security_message(exc: BaseException) -> str | None:
+    """Authentication and TLS failures raised by the clients themselves (after preflight)."""
+    from elastic_transport import TlsError
+    from elasticsearch import AuthenticationException
+    from kafka.errors import SaslAuthenticationFailedError
+
+    from newsflow.core.preflight import ConnectionSettingsError
+
+    if isinstance(exc, ConnectionSettingsError):
+        return str(exc)
+    if isinstance(exc, SaslAuthenticationFailedError):
+        return (
+            "Kafka refused the SASL login; check NEWSFLOW_KAFKA_SASL_PASSWORD (and "
+            "NEWSFLOW_KAFKA_SASL_USERNAME, NEWSFLOW_KAFKA_SASL_MECHANISM)"
+        )
+    if isinstance(exc, AuthenticationException):
+        return (
+            "Elasticsearch rejected the credentials (401); check NEWSFLOW_ES_API_KEY (or "
+            "NEWSFLOW_ES_USERNAME and NEWSFLOW_ES_PASSWORD)"
+        )
+    if isinstance(exc, TlsError):
+        return (
+            f"Elasticsearch TLS failed ({exc.message}); check NEWSFLOW_ES_CA_FILE and "
+            "NEWSFLOW_ES_URL"
+        )
+    return None
 
 
 def friendly_message(exc: BaseException) -> str | None:
@@ -11,8 +106,12 @@ def friendly_message(exc: BaseException) -> str | None:
     from elasticsearch import ConnectionError as ESConnectionError
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+    from newsflow.core.sanitize import redact_url
     from newsflow.core.settings import get_settings
 
+    message = settings_error(exc) or _security_message(exc)
+    if message:
+        return message
     settings = get_settings()
     hint = "is the stack running? (`newsflow stack up`)"
     if isinstance(exc, KafkaConnectionError) or (
@@ -23,7 +122,10 @@ def friendly_message(exc: BaseException) -> str | None:
             "or set NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"
         )
     if isinstance(exc, ESConnectionError):
-        return f"Elasticsearch at {settings.es_url} is unreachable; {hint} or set NEWSFLOW_ES_URL"
+        return (
+            f"Elasticsearch at {redact_url(settings.es_url)} is unreachable; {hint} "
+            "or set NEWSFLOW_ES_URL"
+        )
     if type(exc).__name__ in ("TaxonomyError", "CamelDataMissing"):
         return str(exc)
     return None

@@ -6,15 +6,18 @@ from typing import Annotated
 
 import typer
 
-from newsflow.cli.base import friendly_message
+from newsflow.cli.base import checked_first, friendly_message
 from newsflow.cli.commands import (
     bench_cmd,
+    chaos_cmd,
+    dlq_cmd,
     enrich_cmd,
     eval_cmd,
     eval_topics_cmd,
     index_cmd,
     lag_cmd,
     produce_cmd,
+    reindex_cmd,
     run_cmd,
     schema_cmd,
     search_cmd,
@@ -53,21 +56,24 @@ def _root(
 
 
 app.add_typer(stack_cmd.stack_app, name="stack")
-app.command("setup")(setup_cmd.setup)
+app.command("setup")(checked_first("setup", setup_cmd.setup))
 app.add_typer(schema_cmd.schema_app, name="schema")
-app.command("produce")(produce_cmd.produce)
-app.command("worker")(worker_cmd.worker)
-app.command("index")(index_cmd.index)
-app.command("lag")(lag_cmd.lag)
-app.command("run")(run_cmd.run)
-app.command("search")(search_cmd.search)
-app.command("subscribe")(subscribe_cmd.subscribe)
-app.command("serve")(serve_cmd.serve)
-app.command("serve-bench")(serve_cmd.serve_bench)
+app.command("produce")(checked_first("produce", produce_cmd.produce))
+app.command("worker")(checked_first("worker", worker_cmd.worker))
+app.command("index")(checked_first("index", index_cmd.index))
+app.command("lag")(checked_first("lag", lag_cmd.lag))
+app.add_typer(dlq_cmd.dlq_app, name="dlq")
+app.command("reindex")(checked_first("reindex", reindex_cmd.reindex))
+app.command("run")(checked_first("run", run_cmd.run))
+app.command("search")(checked_first("search", search_cmd.search))
+app.command("subscribe")(checked_first("subscribe", subscribe_cmd.subscribe))
+app.command("serve")(checked_first("serve", serve_cmd.serve))
+app.command("serve-bench")(checked_first("serve-bench", serve_cmd.serve_bench))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 app.add_typer(eval_cmd.eval_app, name="eval")
-app.command("bench")(bench_cmd.bench)
+app.command("bench")(checked_first("bench", bench_cmd.bench))
+app.command("chaos")(chaos_cmd.chaos)
 
 
 def main() -> None:

@@ -7,11 +7,21 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from newsflow.core.deadletter import DLQ_MAX_BYTES
+from newsflow.core.redact import register_secret
 from newsflow.core.settings import Settings
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
+
+
+def _secret(value: SecretStr) -> str:
+    """The plain value for a client, registered first so that no log line can show it."""
+    plain = value.get_secret_value()
+    register_secret(plain)
+    return plain
 
 
 def kafka_config(settings: Settings) -> dict[str, Any]:
@@ -24,7 +34,7 @@ def kafka_config(settings: Settings) -> dict[str, Any]:
         cfg["sasl_mechanism"] = settings.kafka_sasl_mechanism
         cfg["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:
-            cfg["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+            cfg["sasl_plain_password"] = _secret(settings.kafka_sasl_password)
     if settings.kafka_ssl_cafile:
         cfg["ssl_cafile"] = str(settings.kafka_ssl_cafile)
     if settings.kafka_ssl_certfile:
@@ -57,7 +67,9 @@ def kafka_producer_config(settings: Settings, **overrides: Any) -> dict[str, Any
     return cfg
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context aiokafka (Faust) uses: the same CA, certificate and key files that
+    kafka-python gets as paths; hostname checking on, like kafka-python's default."""
     if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
         return None
     context = ssl.create_default_context(
@@ -70,18 +82,23 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def registered_password(settings: Settings) -> str | None:
+    """The SASL password for clients that take it directly (aiokafka), registered for redaction."""
+    password = settings.kafka_sasl_password
+    return _secret(password) if password is not None else None
+
+
 def faust_broker_config(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``faust.App`` that say how to reach and write to the brokers
     (aiokafka underneath). The producer tuning mirrors ``kafka_producer_config``."""
     from faust.auth import SASLCredentials, SSLCredentials
 
-    context = _ssl_context(settings)
+    context = kafka_ssl_context(settings)
     credentials: Any = None
     if settings.kafka_sasl_mechanism:
-        password = settings.kafka_sasl_password
         credentials = SASLCredentials(
             username=settings.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
+            password=registered_password(settings),
             mechanism=settings.kafka_sasl_mechanism,
             ssl_context=context,
         )
@@ -107,15 +124,22 @@ def es_config(settings: Settings) -> dict[str, Any]:
         "request_timeout": settings.es_request_timeout,
     }
     if settings.es_api_key is not None:
-        kw["api_key"] = settings.es_api_key.get_secret_value()
+        kw["api_key"] = es_api_key(_secret(settings.es_api_key))
     elif settings.es_username:
-        password = settings.es_password.get_secret_value() if settings.es_password else ""
+        password = _secret(settings.es_password) if settings.es_password else ""
         kw["basic_auth"] = (settings.es_username, password)
     if settings.es_ca_file:
         kw["ca_certs"] = str(settings.es_ca_file)
     if not settings.es_verify_certs:
         kw["verify_certs"] = False
     return kw
+
+
+def es_api_key(value: str) -> str | tuple[str, str]:
+    """An API key as Elastic hands it out: the "encoded" form (base64 of ``id:key``, sent as is)
+    or ``id:key`` as shown beside it (":" never occurs in base64), which the client encodes."""
+    key_id, sep, key = value.strip().partition(":")
+    return (key_id, key) if sep else value.strip()
 
 
 def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from newsflow.core.identity import canonical_url
+from newsflow.core.sanitize import check_link_scheme, check_metadata, clean_label
 
 MAX_BODY_CHARS = 1_000_000
 EntityType = Literal["PERS", "LOC", "ORG", "MISC"]
@@ -28,7 +29,10 @@ class RawArticle(BaseModel):
     source: str | None = Field(None, max_length=200)
     published_at: datetime | None = None
     language: str | None = Field(None, max_length=16, description="ISO 639-1 if known")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="free-form; at most 64 KiB encoded and 8 levels deep; stored, not indexed",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -52,8 +56,20 @@ class RawArticle(BaseModel):
     @field_validator("url")
     @classmethod
     def _absolute_url(cls, v: str) -> str:
+        v = clean_label(v)  # no control or bidi characters reach a terminal or a link
         canonical_url(v)  # raises ValueError with a readable message
+        check_link_scheme(v)
         return v
+
+    @field_validator("source")
+    @classmethod
+    def _clean_source(cls, v: str | None) -> str | None:
+        return clean_label(v) if v is not None else None
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(v)
 
     @field_validator("published_at")
     @classmethod
@@ -106,6 +122,9 @@ class EnrichedArticle(BaseModel):
     topics: list[TopicTag] = Field(default_factory=list)
     cluster_id: str | None = None
     processing: Processing
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="the raw article's metadata, stored but not indexed"
+    )
 
 
 class LabelRetraction(BaseModel):
@@ -144,6 +163,9 @@ class DeadLetter(BaseModel):
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    replays: int = Field(
+        0, ge=0, description="how many times this record had been replayed from the DLQ"
+    )
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -6,11 +6,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_ES = "http://127.0.0.1:9200"
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def _default_stack_dir() -> Path:
@@ -72,6 +74,9 @@ class Settings(BaseSettings):
     indexer_group: str = "newsflow-indexer"
     indexer_batch_size: int = Field(500, ge=1)
     indexer_batch_seconds: float = Field(1.0, gt=0)
+    indexer_batch_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="a batch is flushed at this many record bytes"
+    )
     indexer_max_retry_seconds: float = Field(60.0, gt=0)
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
 
@@ -92,6 +97,45 @@ class Settings(BaseSettings):
     serve_api_key: SecretStr | None = Field(None, description="when set, required by the API")
 
     log_level: str = "INFO"
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        # kafka-python and Faust only know the upper-case names ("sasl_ssl" would make Faust
+        # connect without TLS while kafka-python refuses to start).
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_security_protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        if value not in KAFKA_SECURITY_PROTOCOLS:
+            raise ValueError(f"must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+        return value
+
+    @field_validator("kafka_sasl_mechanism")
+    @classmethod
+    def _known_mechanism(cls, value: str | None) -> str | None:
+        if value and value not in KAFKA_SASL_MECHANISMS:
+            raise ValueError(f"must be one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        return value or None
+
+    @model_validator(mode="after")
+    def _sasl_consistent(self) -> Settings:
+        # Without this check kafka-python and Faust disagree: a mechanism under PLAINTEXT made
+        # Faust log in over SASL_PLAINTEXT while kafka-python connected without SASL.
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if self.kafka_sasl_mechanism and not sasl:
+            raise ValueError(
+                "NEWSFLOW_KAFKA_SASL_MECHANISM is set but NEWSFLOW_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}; set it to SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username):
+            raise ValueError(
+                f"NEWSFLOW_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "NEWSFLOW_KAFKA_SASL_MECHANISM, NEWSFLOW_KAFKA_SASL_USERNAME and "
+                "NEWSFLOW_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @property
     def es_index(self) -> str:

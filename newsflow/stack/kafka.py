@@ -77,9 +77,13 @@ def _kafka_log4j() -> str:
     return f"-Dlog4j.configuration=file:{DEPLOY_DIR / KAFKA / 'log4j.properties'}"
 
 
-def format_kafka_storage(cfg: StackConfig, java: Path, say: Say = print_stderr) -> bool:
-    """Format the KRaft log dir once. StorageTool calls System.exit, hence its own JVM."""
-    properties = write_kafka_properties(cfg)
+def format_kafka_storage(
+    cfg: StackConfig, java: Path, say: Say = print_stderr, properties: Path | None = None
+) -> bool:
+    """Format the KRaft log dir once. StorageTool calls System.exit, hence its own JVM.
+    ``properties``: an already written server.properties (the secure stack's); default: render
+    the plaintext template."""
+    properties = properties or write_kafka_properties(cfg)
     if (_kafka_data_dir(cfg) / "meta.properties").exists():
         return False
     _kafka_data_dir(cfg).mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,10 @@ def article(aid: str, *labels: str) -> EnrichedArticle:
 ALL = LabelRouting("news.topic.", None)
 
 
+def flat(per_article: list[list[tuple[str, bytes, bytes]]]) -> list[tuple[str, bytes, bytes]]:
+    return [r for records in per_article for r in records]
+
+
 def test_parse_label_streams() -> None:
     assert parse_label_streams("*") is None
     assert parse_label_streams("") == frozenset()
@@ -78,13 +82,13 @@ def test_router_asks_the_index_only_for_articles_it_has_not_routed() -> None:
         return {"old": ("sport",), **{i: () for i in ids if i != "old"}}
 
     router = LabelRouter(ALL, lookup)
-    first = asyncio.run(router.records([article("old", "politics"), article("new", "sport")],
-                                       [b"1", b"2"]))
+    first = flat(asyncio.run(router.records(
+        [article("old", "politics"), article("new", "sport")], [b"1", b"2"])))
     assert asked == [["old", "new"]]
     assert ("news.topic.sport", b"old") in [(t, k) for t, k, v in first if b"retracted" in v]
     # Relabelled again in one batch: the second version sees the first one's labels.
-    again = asyncio.run(router.records([article("new", "economy"), article("new", "sport")],
-                                       [b"3", b"4"]))
+    again = flat(asyncio.run(router.records(
+        [article("new", "economy"), article("new", "sport")], [b"3", b"4"])))
     assert asked == [["old", "new"]]  # both known now: no second lookup
     topics = [(t, b"retracted" in v) for t, _k, v in again]
     assert topics == [("news.topic.economy", False), ("news.topic.sport", True),
@@ -98,7 +102,7 @@ def test_router_without_the_index_still_routes_and_counts_the_unknown() -> None:
 
     router = LabelRouter(ALL, broken)
     records = asyncio.run(router.records([article("x", "sport")], [b"v"]))
-    assert records == [("news.topic.sport", b"x", b"v")]
+    assert records == [[("news.topic.sport", b"x", b"v")]]
     assert (router.stats.previous_unknown, router.stats.lookups_failed) == (1, 1)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from newsflow.core.clients import elasticsearch_client
+from newsflow.core.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,6 +31,7 @@ def search(
     Exact spellings rank first; وبوتين / لبوتين and أوكرانيا / اوكرانيا still match."""
     import orjson
     from rich.console import Console
+    from rich.markup import escape
 
     from ingest.search import SearchError
     from ingest.search import search as run_search
@@ -41,7 +43,9 @@ def search(
         results = run_search(es, settings, query, topic=topic, entity=entity, source=source,
                              since=since, limit=limit)
     except SearchError as exc:
-        Console(stderr=True).print(f"[bold red]search failed:[/] {exc}", highlight=False)
+        # escape: an Elasticsearch reason such as "[/news/_search]" reads as a closing tag.
+        message = escape(str(exc))
+        Console(stderr=True).print(f"[bold red]search failed:[/] {message}", highlight=False)
         raise typer.Exit(2) from exc
     finally:
         es.close()
@@ -62,19 +66,21 @@ def _print(console: Console, results: SearchResults) -> None:
     for rank, hit in enumerate(results.hits, 1):
         console.print()
         head = Text(f"{rank}. ", style="bold")
-        head.append(hit.title or "(no title)", style="bold")
+        head.append(terminal_safe(hit.title or "(no title)"), style="bold")
         console.print(head)
         score = f"{hit.score:.2f}" if hit.score is not None else "-"
         meta = f"{hit.source or '?'} · {(hit.published_at or '')[:16]} · score {score}"
-        console.print(Text(meta, style="dim"))
+        console.print(Text(terminal_safe(meta), style="dim"))
         if hit.topics:
-            console.print(Text("topics: " + ", ".join(hit.topics), style="magenta"))
+            topics = terminal_safe("topics: " + ", ".join(hit.topics))
+            console.print(Text(topics, style="magenta"))
         if hit.entities:
-            console.print(Text("entities: " + "، ".join(hit.entities), style="green"))
+            entities = terminal_safe("entities: " + "، ".join(hit.entities))
+            console.print(Text(entities, style="green"))
         for snippet in hit.snippets:
-            console.print(highlighted(snippet))
+            console.print(highlighted(terminal_safe(snippet)))
         if hit.url:
-            console.print(Text(hit.url, style="blue underline"))
+            console.print(Text(terminal_safe(hit.url), style="blue underline"))
 
 
 def highlighted(snippet: str) -> Text:

@@ -24,6 +24,15 @@ DirOption = Annotated[
         show_default=False,
     ),
 ]
+SecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--secure",
+        help="the SECURE local test stack instead: Kafka SASL_SSL/mTLS only, Elasticsearch via "
+        "an HTTPS+auth test proxy; own dir (--dir, default <stack dir>/secure) and ports "
+        "(29093-29095, 29443); writes client settings to <dir>/{scram,plain,mtls}.env",
+    ),
+]
 OnlyOption = Annotated[
     str | None,
     typer.Option("--only", help="kafka or elasticsearch (default: both)", show_default=False),
@@ -54,11 +63,20 @@ def _print_table(statuses: list[object]) -> None:
 
 
 @stack_app.command("up")
-def up_cmd(directory: DirOption = None, only: OnlyOption = None) -> None:
+def up_cmd(
+    directory: DirOption = None, only: OnlyOption = None, secure: SecureOption = False
+) -> None:
     """Build jars if missing, start the services, wait until healthy (no-op if already up)."""
     from newsflow.stack import StackError, ensure_up, status
 
     try:
+        if secure:
+            from newsflow.stack.secure import secure_stack, secure_status, secure_up
+
+            stack = secure_stack(stack_dir=directory)
+            secure_up(stack)
+            _print_table(list(secure_status(stack)))
+            return
         ensure_up(stack_dir=directory, only=only)
         _print_table(list(status(stack_dir=directory, only=only)))
     except StackError as exc:
@@ -70,23 +88,36 @@ def down_cmd(
     directory: DirOption = None,
     only: OnlyOption = None,
     grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 30.0,
+    secure: SecureOption = False,
 ) -> None:
     """Stop the services (SIGTERM, then SIGKILL after the grace period)."""
     from newsflow.stack import StackError, stack_down
 
     try:
+        if secure:
+            from newsflow.stack.secure import secure_down, secure_stack
+
+            secure_down(secure_stack(stack_dir=directory), grace=grace)
+            return
         stack_down(stack_dir=directory, only=only, grace=grace)
     except StackError as exc:
         raise fail(str(exc)) from None
 
 
 @stack_app.command("status")
-def status_cmd(directory: DirOption = None, only: OnlyOption = None) -> None:
+def status_cmd(
+    directory: DirOption = None, only: OnlyOption = None, secure: SecureOption = False
+) -> None:
     """Show each service's address, pid, health and version; exit 1 unless all are up."""
     from newsflow.stack import StackError, status
 
     try:
-        statuses = status(stack_dir=directory, only=only)
+        if secure:
+            from newsflow.stack.secure import secure_stack, secure_status
+
+            statuses = secure_status(secure_stack(stack_dir=directory))
+        else:
+            statuses = status(stack_dir=directory, only=only)
     except StackError as exc:
         raise fail(str(exc)) from None
     _print_table(list(statuses))
