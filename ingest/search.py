@@ -68,6 +68,7 @@ class SearchResults:
     total: int
     took_ms: int
     hits: list[SearchHit] = field(default_factory=list)
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # see ingest.facets
 
     def as_dict(self, pre: str = "<em>", post: str = "</em>") -> dict[str, Any]:
         out = asdict(self)
@@ -261,11 +262,16 @@ def search(
     source: str | None = None,
     since: str | date | datetime | None = None,
     limit: int = 10,
+    facets: bool = False,
 ) -> SearchResults:
     from elastic_transport import TransportError
     from elasticsearch import ApiError, NotFoundError
 
+    from ingest.facets import facet_aggs, parse_facets
+
     body = build_query(query, topic=topic, entity=entity, source=source, since=since, limit=limit)
+    if facets:
+        body["aggs"] = facet_aggs()
     try:
         resp = es.search(index=settings.es_alias, **body)
     except NotFoundError as exc:
@@ -289,4 +295,5 @@ def search(
         total=int(total.get("value", 0)) if isinstance(total, dict) else int(total or 0),
         took_ms=int(data.get("took", 0)),
         hits=[parse_hit(h) for h in hits.get("hits", [])],
+        facets=parse_facets(data.get("aggregations")) if facets else {},
     )

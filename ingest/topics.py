@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -11,7 +13,9 @@ from newsflow.core.deadletter import DLQ_MAX_BYTES
 from newsflow.core.settings import Settings
 
 
-def topic_specs(settings: Settings) -> list[NewTopic]:
+def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[NewTopic]:
+    """The pipeline's topics; ``label_topics`` are the per-label streams (``news.topic.<label>``),
+    named by the caller because the taxonomy belongs to the processors."""
     def spec(name: str, **configs: str) -> NewTopic:
         return NewTopic(
             name,
@@ -38,17 +42,29 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
             settings.topic_dlq,
             **{"max.message.bytes": str(DLQ_MAX_BYTES), "retention.ms": str(30 * 24 * 3600 * 1000)},
         ),
+        # Per-label streams are for live subscribers and catching up after a pause, not an
+        # archive (Elasticsearch is): time-based retention, a week by default.
+        *(
+            spec(
+                name,
+                **{
+                    "compression.type": "producer",
+                    "retention.ms": str(int(settings.topic_label_retention_hours * 3600 * 1000)),
+                },
+            )
+            for name in label_topics
+        ),
     ]
 
 
-def ensure_topics(settings: Settings) -> dict[str, str]:
+def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[str, str]:
     """Create missing topics; returns {topic: "created" | "exists"}."""
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-setup")
     try:
         existing = set(admin.list_topics())
         result: dict[str, str] = {}
         missing = []
-        for t in topic_specs(settings):
+        for t in topic_specs(settings, label_topics):
             if t.name in existing:
                 result[t.name] = "exists"
             else:

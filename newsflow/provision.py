@@ -8,8 +8,19 @@ from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
 
 
+def label_stream_topics(settings: Settings) -> list[str]:
+    """``news.topic.<label>`` for every taxonomy label (bundled + user-added) with a stream."""
+    from processors.routing import LabelRouting
+    from processors.taxonomy import BUNDLED_TAXONOMY, load_taxonomy_file, merge_taxonomies
+
+    base = load_taxonomy_file(settings.topics_file or BUNDLED_TAXONOMY)
+    extra = load_taxonomy_file(settings.topics_extra_file) if settings.topics_extra_file else None
+    return LabelRouting.from_settings(settings).topics(merge_taxonomies(base, extra).labels)
+
+
 def run_setup(settings: Settings) -> list[str]:
-    lines = [f"topic {name}: {state}" for name, state in ensure_topics(settings).items()]
+    created = ensure_topics(settings, label_stream_topics(settings))
+    lines = [f"topic {name}: {state}" for name, state in created.items()]
     es = elasticsearch_client(settings)
     try:
         done = ensure_index(es, settings)

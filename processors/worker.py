@@ -24,6 +24,7 @@ from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
 from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
+from processors.label_router import LabelRouter
 from processors.records import Coordinates, Enriched, Failed, process_record
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     # command with its message, rather than crashing the agent inside a running worker.
     enricher = Enricher(settings)
     stats = WorkerStats()
+    label_router = LabelRouter.from_settings(settings)
     datadir = settings.stack_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
@@ -85,6 +87,12 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
     app.newsflow_stats = stats  # type: ignore[attr-defined]
+    label_topics: dict[str, faust.TopicT] = {}
+
+    def label_topic(name: str) -> faust.TopicT:
+        if name not in label_topics:
+            label_topics[name] = app.topic(name, key_type=bytes, value_type=bytes)
+        return label_topics[name]
 
     delivery = Delivery(dlq_topic)
 
@@ -111,7 +119,8 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         return Output(dlq_topic, key, encode_dead_letter(dl), raw, coords, dl,
                       replays=where.replays)
 
-    def process_batch(events: list[Any]) -> list[Output]:
+    def process_batch(events: list[Any], enriched: list[tuple[Enriched, Output]]
+                      ) -> list[Output]:
         outputs = []
         for event in events:
             msg = event.message
@@ -119,7 +128,16 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
             where = Coordinates(msg.topic, msg.partition, msg.offset, replays)
             result = process_record(enricher, event.key, event.value, where)
             outputs.append(route(result, where, event.value or b""))
+            if isinstance(result, Enriched):
+                enriched.append((result, outputs[-1]))
         return outputs
+
+    async def label_outputs(enriched: list[tuple[Enriched, Output]]) -> list[Output]:
+        per_article = await label_router.records(
+            [e.article for e, _ in enriched], [e.value for e, _ in enriched])
+        return [Output(label_topic(topic), key, value, out.raw, out.where, replays=out.replays)
+                for (_, out), records in zip(enriched, per_article, strict=True)
+                for topic, key, value in records]
 
     @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -134,7 +152,11 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
             # Enrichment is CPU work (seconds for a very long article): off the event loop, so
             # heartbeats and fetches go on meanwhile. One batch at a time, so the enricher's
             # state (near-duplicate index) is still used by one thread at a time.
-            outputs = await asyncio.to_thread(process_batch, list(events))
+            enriched: list[tuple[Enriched, Output]] = []
+            outputs = await asyncio.to_thread(process_batch, list(events), enriched)
+            # Per-label copies and retractions (processors.routing) go out with the batch, so
+            # they are acknowledged before the batch is: at-least-once like news.enriched.
+            outputs.extend(await label_outputs(enriched))
             await delivery.deliver_all(outputs)
             stats.send_retries = delivery.retries
             stats.last_event_at = time.time()
@@ -142,7 +164,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        return web.json(stats.as_dict())
+        return web.json({**stats.as_dict(), "label_streams": label_router.as_dict()})
 
     return app
 

@@ -122,6 +122,7 @@ def pipeline(
         "topic_raw": f"t{uid}.raw",
         "topic_enriched": f"t{uid}.enriched",
         "topic_dlq": f"t{uid}.dlq",
+        "topic_label_prefix": f"t{uid}.topic.",
         "es_alias": f"t{uid}-news",
         "app_id": f"newsflow-t{uid}",
         "indexer_group": f"newsflow-indexer-t{uid}",
@@ -136,7 +137,10 @@ def pipeline(
     finally:
         admin = KafkaAdminClient(**kafka_config(settings))
         try:
-            admin.delete_topics([settings.topic_raw, settings.topic_enriched, settings.topic_dlq])
+            labels = [t for t in admin.list_topics() if t.startswith(settings.topic_label_prefix)]
+            admin.delete_topics(
+                [settings.topic_raw, settings.topic_enriched, settings.topic_dlq, *labels]
+            )
         except Exception:  # best effort: a leftover test topic harms nothing
             pass
         finally:

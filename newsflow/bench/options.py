@@ -46,6 +46,7 @@ def private_settings(base: Settings, suffix: str) -> Settings:
         "topic_raw": f"bench{suffix}.raw",
         "topic_enriched": f"bench{suffix}.enriched",
         "topic_dlq": f"bench{suffix}.dlq",
+        "topic_label_prefix": f"bench{suffix}.topic.",
         "es_alias": f"bench{suffix}-news",
         "app_id": f"newsflow-bench{suffix}",
         "indexer_group": f"newsflow-indexer-bench{suffix}",

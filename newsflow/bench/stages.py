@@ -249,7 +249,9 @@ def cleanup(settings: Settings, say: Say) -> None:
         try:
             with contextlib.suppress(Exception):
                 admin.delete_topics(
-                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq])
+                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+                    + [t for t in admin.list_topics()
+                       if t.startswith(settings.topic_label_prefix)])
             with contextlib.suppress(Exception):
                 admin.delete_groups([settings.indexer_group, settings.app_id,
                                      replay_settings(settings).indexer_group])

@@ -22,6 +22,9 @@ PREFLIGHT: dict[str, tuple[str, ...]] = {
     "run": ("kafka", "es"),
     "search": ("es",),
     "bench": ("kafka", "es"),
+    "subscribe": ("kafka",),
+    "serve": ("kafka", "es"),
+    "serve-bench": ("es",),
 }
 
 

@@ -22,8 +22,10 @@ from newsflow.cli.commands import (
     run_cmd,
     schema_cmd,
     search_cmd,
+    serve_cmd,
     setup_cmd,
     stack_cmd,
+    subscribe_cmd,
     train_cmd,
     worker_cmd,
 )
@@ -66,6 +68,9 @@ app.add_typer(dlq_cmd.dlq_app, name="dlq")
 app.command("reindex")(checked_first("reindex", reindex_cmd.reindex))
 app.command("run")(checked_first("run", run_cmd.run))
 app.command("search")(checked_first("search", search_cmd.search))
+app.command("subscribe")(checked_first("subscribe", subscribe_cmd.subscribe))
+app.command("serve")(checked_first("serve", serve_cmd.serve))
+app.command("serve-bench")(checked_first("serve-bench", serve_cmd.serve_bench))
 app.command("enrich")(enrich_cmd.enrich)
 eval_cmd.eval_app.command("topics")(eval_topics_cmd.topics)
 eval_cmd.eval_app.command("search")(eval_search_cmd.search)

@@ -132,6 +132,20 @@ class EnrichedArticle(BaseModel):
     )
 
 
+class LabelRetraction(BaseModel):
+    """On ``news.topic.<label>``, keyed by article id: the article no longer carries ``label``
+    (re-enrichment changed its topics). Consumers that kept it for this label should drop it.
+    Article records never have a ``retracted`` field, so ``"retracted" in record`` tells the two
+    apart."""
+
+    retracted: Literal[True] = True
+    id: str
+    label: str = Field(description="the label this stream is for, which the article lost")
+    labels: list[str] = Field(default_factory=list, description="the article's labels now")
+    url: str | None = None
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
 class DeadLetter(BaseModel):
     """One failed record on ``news.dlq``: enough to see why and to replay it."""
 
@@ -163,4 +177,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "raw_article": RawArticle,
     "enriched_article": EnrichedArticle,
     "dead_letter": DeadLetter,
+    "label_retraction": LabelRetraction,
 }

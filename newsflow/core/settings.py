@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     topic_dlq: str = "news.dlq"
     topic_partitions: int = Field(3, ge=1)
     topic_replication: int = Field(1, ge=1)
+    # Per-label streams (issue 10): the worker copies each enriched article to
+    # <prefix><label> for each of its labels; "*" = every taxonomy label, "" = none.
+    topic_label_prefix: str = "news.topic."
+    label_streams: str = Field("*", description="comma-separated labels with a stream, * = all")
+    topic_label_retention_hours: float = Field(7 * 24, gt=0)
 
     # Elasticsearch
     es_url: str = Field(LOCAL_ES, description="comma-separated URLs")
@@ -87,6 +92,11 @@ class Settings(BaseSettings):
     dedup_max_entries: int = 200_000
     dedup_max_age_days: float = 7.0
     dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
+
+    # HTTP API (newsflow serve)
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+    serve_api_key: SecretStr | None = Field(None, description="when set, required by the API")
 
     log_level: str = "INFO"
 
