@@ -26,7 +26,12 @@ def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[Ne
 
     # Dead letters keep the whole original record, which can be a rejected oversize article.
     return [
-        spec(settings.topic_raw, **{"compression.type": "producer"}),
+        # As large as the DLQ's: the contract accepts html of millions of characters, and a
+        # record the broker refuses puts kafka-python's idempotent producer in a fatal state.
+        spec(
+            settings.topic_raw,
+            **{"compression.type": "producer", "max.message.bytes": str(DLQ_MAX_BYTES)},
+        ),
         # The source of truth a reindex replays: compacted by key (the article id, so the latest
         # version of every article is kept for ever) and as large a record limit as the DLQ, so
         # that a long article is not refused by the topic after it was enriched.

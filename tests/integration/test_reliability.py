@@ -127,9 +127,14 @@ def test_worker_event_loop_answers_while_long_articles_are_enriched(
                 break
             time.sleep(0.1)
         assert stats["processed"] >= 3, stats
-    # Generous for a shared 2-core machine; a blocked loop stalls for the enrichment time of
-    # the whole batch (>5 s here).
-    assert slowest < 2.0, f"/health took {slowest:.1f}s while enriching"
+    # A ratio, not a fixed time (the machine is shared): a loop that runs the enrichment stalls
+    # for the enrichment time of the whole batch; off the loop, the longest stall is a fraction
+    # of it (the longest stretch one C call holds the GIL).
+    enriched = [orjson.loads(v) for _, v in read_topic(rel, rel.topic_enriched, expected=3)]
+    enrich_seconds = sum(sum(e["processing"]["stages"].values()) for e in enriched) / 1000
+    assert len(enriched) == 3 and enrich_seconds > 1.0, enrich_seconds
+    assert slowest < 0.35 * enrich_seconds, (
+        f"/health took {slowest:.1f}s while {enrich_seconds:.1f}s of enrichment ran")
 
 
 def _health(url: str) -> dict[str, Any]:
