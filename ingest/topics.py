@@ -1,6 +1,8 @@
-"""Creating the pipeline's Kafka topics (idempotent)."""
+"""Creating the pipeline's Kafka topics (idempotent), replicated as the cluster allows."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -8,16 +10,45 @@ from kafka.errors import TopicAlreadyExistsError
 
 from newsflow.core.clients import kafka_config
 from newsflow.core.deadletter import DLQ_MAX_BYTES
+from newsflow.core.replication import min_insync_replicas, replication_factor
 from newsflow.core.settings import Settings
 
 
-def topic_specs(settings: Settings) -> list[NewTopic]:
+@dataclass(frozen=True)
+class Replication:
+    factor: int
+    min_insync: int
+
+    def __str__(self) -> str:
+        return f"replication factor {self.factor}, min.insync.replicas {self.min_insync}"
+
+
+def replication_for(settings: Settings, brokers: int) -> Replication:
+    """The settings' values where given, else newsflow.core.replication for ``brokers``."""
+    factor = settings.topic_replication or replication_factor(brokers)
+    if factor > brokers:
+        raise ValueError(
+            f"NEWSFLOW_TOPIC_REPLICATION={factor} but the cluster has {brokers} broker(s); "
+            "lower it or unset it (default: min(3, brokers))"
+        )
+    min_insync = settings.topic_min_insync_replicas or min_insync_replicas(factor)
+    if min_insync > factor:
+        raise ValueError(
+            f"NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS={min_insync} exceeds the replication factor "
+            f"{factor}: every write would fail"
+        )
+    return Replication(factor, min_insync)
+
+
+def topic_specs(settings: Settings, replication: Replication | None = None) -> list[NewTopic]:
+    replication = replication or replication_for(settings, brokers=1)
+
     def spec(name: str, **configs: str) -> NewTopic:
         return NewTopic(
             name,
             num_partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication,
-            topic_configs=configs,
+            replication_factor=replication.factor,
+            topic_configs={"min.insync.replicas": str(replication.min_insync), **configs},
         )
 
     # Dead letters keep the whole original record, which can be a rejected oversize article.
@@ -42,13 +73,15 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
 
 
 def ensure_topics(settings: Settings) -> dict[str, str]:
-    """Create missing topics; returns {topic: "created" | "exists"}."""
+    """Create missing topics; returns {topic: "created (replication ...)" | "exists"}."""
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-setup")
     try:
+        brokers = len(admin.describe_cluster().get("brokers") or []) or 1
+        replication = replication_for(settings, brokers)
         existing = set(admin.list_topics())
         result: dict[str, str] = {}
         missing = []
-        for t in topic_specs(settings):
+        for t in topic_specs(settings, replication):
             if t.name in existing:
                 result[t.name] = "exists"
             else:
@@ -56,7 +89,7 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
         for t in missing:
             try:
                 admin.create_topics([t])
-                result[t.name] = "created"
+                result[t.name] = f"created ({replication})"
             except TopicAlreadyExistsError:
                 result[t.name] = "exists"  # another process won the race
         return result
