@@ -14,9 +14,8 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY newsflow ./newsflow
 COPY ingest ./ingest
 COPY processors ./processors
-COPY deploy ./deploy
-# Editable: ingest/es_setup.py reads deploy/elasticsearch-index/ next to the package sources.
-RUN pip install -c constraints.txt -e . \
+# A regular install: the index template, taxonomy and gazetteers are package data.
+RUN pip install -c constraints.txt . \
     && pip install --no-deps -c constraints.txt camel-tools
 
 FROM ${PYTHON_IMAGE}
@@ -30,7 +29,8 @@ RUN groupadd --system --gid 10001 newsflow \
     && useradd --system --uid 10001 --gid newsflow --home-dir /var/lib/newsflow \
        --create-home --shell /usr/sbin/nologin newsflow
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
+# The bundled sample articles, where the README's `docker compose run` command names them.
+COPY newsflow/samples/articles.jsonl /app/samples/articles.jsonl
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/var/lib/newsflow"]
