@@ -7,7 +7,6 @@ are re-flowed to the terminal width."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 # Typer's type label (``<int range>``) or click's type name -> what the help column shows
@@ -32,7 +31,7 @@ def reflow(text: str | None) -> str | None:
     ``\\b`` marker, indented code, lists)."""
     if not text:
         return text
-    paragraphs = inspect.cleandoc(text).split("\n\n")
+    paragraphs = text.strip().split("\n\n")  # Typer hands over the cleaned docstring
     out = []
     for paragraph in paragraphs:
         lines = paragraph.splitlines()
