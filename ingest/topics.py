@@ -14,6 +14,10 @@ from newsflow.core.replication import min_insync_replicas, replication_factor
 from newsflow.core.settings import Settings
 
 
+class ReplicationSettingError(ValueError):
+    """NEWSFLOW_TOPIC_REPLICATION / _MIN_INSYNC_REPLICAS that the cluster cannot honour."""
+
+
 @dataclass(frozen=True)
 class Replication:
     factor: int
@@ -27,13 +31,13 @@ def replication_for(settings: Settings, brokers: int) -> Replication:
     """The settings' values where given, else newsflow.core.replication for ``brokers``."""
     factor = settings.topic_replication or replication_factor(brokers)
     if factor > brokers:
-        raise ValueError(
+        raise ReplicationSettingError(
             f"NEWSFLOW_TOPIC_REPLICATION={factor} but the cluster has {brokers} broker(s); "
             "lower it or unset it (default: min(3, brokers))"
         )
     min_insync = settings.topic_min_insync_replicas or min_insync_replicas(factor)
     if min_insync > factor:
-        raise ValueError(
+        raise ReplicationSettingError(
             f"NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS={min_insync} exceeds the replication factor "
             f"{factor}: every write would fail"
         )
