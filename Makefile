@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev,scrapy]'
 	# camel-tools' metadata asks for torch/transformers; its text utilities need neither.
 	$(VENV)/bin/python -m pip install -q --no-deps -c constraints.txt camel-tools
 	touch $(STAMP)

@@ -1,8 +1,9 @@
-"""Creating the pipeline's Kafka topics (idempotent)."""
+"""Creating the pipeline's Kafka topics (idempotent), replicated as the cluster allows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -10,18 +11,55 @@ from kafka.errors import TopicAlreadyExistsError
 
 from newsflow.core.clients import kafka_config
 from newsflow.core.deadletter import DLQ_MAX_BYTES
+from newsflow.core.replication import min_insync_replicas, replication_factor
 from newsflow.core.settings import Settings
 
 
-def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[NewTopic]:
+class ReplicationSettingError(ValueError):
+    """NEWSFLOW_TOPIC_REPLICATION / _MIN_INSYNC_REPLICAS that the cluster cannot honour."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    factor: int
+    min_insync: int
+
+    def __str__(self) -> str:
+        return f"replication factor {self.factor}, min.insync.replicas {self.min_insync}"
+
+
+def replication_for(settings: Settings, brokers: int) -> Replication:
+    """The settings' values where given, else newsflow.core.replication for ``brokers``."""
+    factor = settings.topic_replication or replication_factor(brokers)
+    if factor > brokers:
+        raise ReplicationSettingError(
+            f"NEWSFLOW_TOPIC_REPLICATION={factor} but the cluster has {brokers} broker(s); "
+            "lower it or unset it (default: min(3, brokers))"
+        )
+    min_insync = settings.topic_min_insync_replicas or min_insync_replicas(factor)
+    if min_insync > factor:
+        raise ReplicationSettingError(
+            f"NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS={min_insync} exceeds the replication factor "
+            f"{factor}: every write would fail"
+        )
+    return Replication(factor, min_insync)
+
+
+def topic_specs(
+    settings: Settings,
+    label_topics: Sequence[str] = (),
+    replication: Replication | None = None,
+) -> list[NewTopic]:
     """The pipeline's topics; ``label_topics`` are the per-label streams (``news.topic.<label>``),
     named by the caller because the taxonomy belongs to the processors."""
+    replication = replication or replication_for(settings, brokers=1)
+
     def spec(name: str, **configs: str) -> NewTopic:
         return NewTopic(
             name,
             num_partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication,
-            topic_configs=configs,
+            replication_factor=replication.factor,
+            topic_configs={"min.insync.replicas": str(replication.min_insync), **configs},
         )
 
     # Dead letters keep the whole original record, which can be a rejected oversize article.
@@ -63,13 +101,15 @@ def topic_specs(settings: Settings, label_topics: Sequence[str] = ()) -> list[Ne
 
 
 def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[str, str]:
-    """Create missing topics; returns {topic: "created" | "exists"}."""
+    """Create missing topics; returns {topic: "created (replication ...)" | "exists"}."""
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-setup")
     try:
+        brokers = len(admin.describe_cluster().get("brokers") or []) or 1
+        replication = replication_for(settings, brokers)
         existing = set(admin.list_topics())
         result: dict[str, str] = {}
         missing = []
-        for t in topic_specs(settings, label_topics):
+        for t in topic_specs(settings, label_topics, replication):
             if t.name in existing:
                 result[t.name] = "exists"
             else:
@@ -77,7 +117,7 @@ def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[
         for t in missing:
             try:
                 admin.create_topics([t])
-                result[t.name] = "created"
+                result[t.name] = f"created ({replication})"
             except TopicAlreadyExistsError:
                 result[t.name] = "exists"  # another process won the race
         return result

@@ -102,6 +102,7 @@ def child_processes(
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            say(f"{_name(child)}: stopped (pid {child.pid}, exit code {child.returncode})")
 
 
 def _name(proc: subprocess.Popen[bytes]) -> str:
@@ -170,8 +171,23 @@ def wait_searchable(
     )
 
 
+def left_running(settings: Settings, started_stack: bool) -> str:
+    """What an interrupted ``run`` leaves behind, and how to stop it."""
+    where = f"Kafka at {settings.kafka_bootstrap_servers} and Elasticsearch at {settings.es_url}"
+    if not settings.is_local_default():
+        return f"still running: {where} (not started by newsflow; left as they were)"
+    origin = "started by this run" if started_stack else "already running before this run"
+    return (
+        f"still running: the local stack, {where} ({origin}, data kept in "
+        f"{settings.stack_dir}); stop it with `newsflow stack down`"
+    )
+
+
 def run_pipeline(settings: Settings, *, once: bool, query: str, timeout: float, say: Say) -> int:
+    """Exit status: the search's with ``once``, 0 when the worker or indexer ends, 130 on
+    Ctrl-C (which stops the worker and the indexer and says what is still running)."""
     started_stack = start_local_stack_if_needed(settings, say)
+    interrupted = False
     try:
         for line in run_setup(settings):
             say(line)
@@ -185,11 +201,18 @@ def run_pipeline(settings: Settings, *, once: bool, query: str, timeout: float, 
             code = subprocess.call(newsflow_argv("search", query))
             if once:
                 return code
-            say("pipeline running; produce more with `newsflow produce FILE` (Ctrl-C stops)")
-            with contextlib.suppress(KeyboardInterrupt):
-                while all(c.poll() is None for c in children):
-                    time.sleep(1)
+            say(
+                "pipeline running; produce more with `newsflow produce FILE` "
+                "(Ctrl-C stops the worker and the indexer)"
+            )
+            while all(c.poll() is None for c in children):
+                time.sleep(1)
             return 0
+    except KeyboardInterrupt:
+        interrupted = True
+        return 130
     finally:
         if once and started_stack:
             stack.stack_down(settings, say=say)
+        elif interrupted:
+            say(left_running(settings, started_stack))

@@ -24,6 +24,7 @@ from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
 from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
+from processors.idempotence import use_idempotent_producer
 from processors.label_router import LabelRouter
 from processors.records import Coordinates, Enriched, Failed, process_record
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         web_bind="127.0.0.1",
         datadir=str(datadir),
     )
+    use_idempotent_producer(app)
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
     enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)

@@ -126,7 +126,7 @@ def friendly_message(exc: BaseException) -> str | None:
             f"Elasticsearch at {redact_url(settings.es_url)} is unreachable; {hint} "
             "or set NEWSFLOW_ES_URL"
         )
-    if type(exc).__name__ in ("TaxonomyError", "CamelDataMissing"):
+    if type(exc).__name__ in ("TaxonomyError", "CamelDataMissing", "ReplicationSettingError"):
         return str(exc)
     return None
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from newsflow.cli.base import checked_first, friendly_message
 from newsflow.cli.commands import (
@@ -29,6 +30,7 @@ from newsflow.cli.commands import (
     train_cmd,
     worker_cmd,
 )
+from newsflow.cli.help_format import tidy
 
 app = typer.Typer(
     name="newsflow",
@@ -80,9 +82,14 @@ app.command("bench")(checked_first("bench", bench_cmd.bench))
 app.command("chaos")(chaos_cmd.chaos)
 
 
+def cli() -> Any:
+    """The click command behind ``app`` with prose help pages (newsflow.cli.help_format)."""
+    return tidy(typer.main.get_command(app))
+
+
 def main() -> None:
     try:
-        app()
+        cli()(prog_name="newsflow")
     except Exception as exc:
         message = friendly_message(exc)
         if message is None:

@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     topic_enriched: str = "news.enriched"
     topic_dlq: str = "news.dlq"
     topic_partitions: int = Field(3, ge=1)
-    topic_replication: int = Field(1, ge=1)
+    topic_replication: int | None = Field(
+        None, ge=1, description="replicas per partition of new topics; default min(3, brokers)"
+    )
+    topic_min_insync_replicas: int | None = Field(
+        None, ge=1, description="default 2 with three or more replicas, else 1"
+    )
     # Per-label streams (issue 10): the worker copies each enriched article to
     # <prefix><label> for each of its labels; "*" = every taxonomy label, "" = none.
     topic_label_prefix: str = "news.topic."

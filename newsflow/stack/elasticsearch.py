@@ -11,33 +11,37 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.stack.build import java_major
+from newsflow.stack.cluster import es_member_args, split_member
 from newsflow.stack.config import ELASTICSEARCH, ES_MAIN_CLASS, StackConfig
 from newsflow.stack.kafka import jvm_common_args
 
 
-def es_home(cfg: StackConfig) -> Path:
-    return cfg.service_dir(ELASTICSEARCH) / "node"
+def es_home(cfg: StackConfig, node: str = ELASTICSEARCH) -> Path:
+    return cfg.service_dir(node) / "node"
 
 
-def es_argv(cfg: StackConfig, java: Path) -> list[str]:
+def es_argv(cfg: StackConfig, java: Path, node: str = ELASTICSEARCH) -> list[str]:
+    """``node``: a member of a multi-node stack (``elasticsearch-2``): newsflow.stack.cluster."""
+    http_port, transport_port = cfg.ports(node)
     # JDK 22+ warns on every start that ES (Lucene, native libs) uses restricted methods.
     native = ["--enable-native-access=ALL-UNNAMED"] if (java_major(java) or 0) >= 22 else []
     return [
         str(java),
-        *jvm_common_args(cfg, ELASTICSEARCH, cfg.es_heap),
+        *jvm_common_args(cfg, node, cfg.es_heap),
         *native,
         "-cp",
         f"{cfg.lib_dir(ELASTICSEARCH)}/*",
         ES_MAIN_CLASS,
         "--home",
-        str(es_home(cfg)),
+        str(es_home(cfg, node)),
         "--host",
         "127.0.0.1",
         "--port",
-        str(cfg.es_port),
+        str(http_port),
         # Pinned (not the 9300-9399 default range) so the port check before start is exact.
         "--transport-port",
-        str(cfg.es_transport_port),
+        str(transport_port),
+        *es_member_args(cfg.es_transport_port, cfg.layout.es_nodes, split_member(node)[1]),
     ]
 
 
@@ -63,9 +67,10 @@ def http_get_json(url: str, timeout: float = 5.0) -> HttpReply | None:
         return None
 
 
-def es_ready(cfg: StackConfig, timeout: float = 5.0) -> bool:
-    """LAUNCH.md's readiness: cluster health reaches yellow (or green)."""
-    url = f"{cfg.address(ELASTICSEARCH)}/_cluster/health?wait_for_status=yellow&timeout=1s"
+def es_ready(cfg: StackConfig, timeout: float = 5.0, node: str = ELASTICSEARCH) -> bool:
+    """LAUNCH.md's readiness: cluster health reaches yellow (or green), asked of ``node`` (a
+    node that has not joined its cluster yet answers 503)."""
+    url = f"{cfg.address(node)}/_cluster/health?wait_for_status=yellow&timeout=1s"
     reply = http_get_json(url, timeout)
     return (
         reply is not None
@@ -75,8 +80,8 @@ def es_ready(cfg: StackConfig, timeout: float = 5.0) -> bool:
     )
 
 
-def es_version(cfg: StackConfig) -> str | None:
-    reply = http_get_json(f"{cfg.address(ELASTICSEARCH)}/", timeout=5.0)
+def es_version(cfg: StackConfig, node: str = ELASTICSEARCH) -> str | None:
+    reply = http_get_json(f"{cfg.address(node)}/", timeout=5.0)
     if reply is None or reply.status != 200 or not isinstance(reply.body, dict):
         return None
     version = reply.body.get("version", {}).get("number")

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from newsflow.stack.cluster import kafka_member_properties, render_overrides, split_member
 from newsflow.stack.config import (
     DEPLOY_DIR,
     KAFKA,
@@ -30,26 +31,32 @@ def kafka_version(cfg: StackConfig) -> str | None:
     return None
 
 
-def _kafka_data_dir(cfg: StackConfig) -> Path:
-    return cfg.service_dir(KAFKA) / "data"
+def _kafka_data_dir(cfg: StackConfig, broker: str = KAFKA) -> Path:
+    return cfg.service_dir(broker) / "data"
 
 
-def _kafka_properties(cfg: StackConfig) -> Path:
-    return cfg.service_dir(KAFKA) / "server.properties"
+def _kafka_properties(cfg: StackConfig, broker: str = KAFKA) -> Path:
+    return cfg.service_dir(broker) / "server.properties"
 
 
-def write_kafka_properties(cfg: StackConfig) -> Path:
-    """Re-rendered on every start so port or template changes apply without a reformat."""
+def write_kafka_properties(cfg: StackConfig, broker: str = KAFKA) -> Path:
+    """Re-rendered on every start so port or template changes apply without a reformat.
+    ``broker``: a member of a multi-broker stack (``kafka-2``), see newsflow.stack.cluster."""
     template = (cfg.deploy_dir / KAFKA / "server.properties.template").read_text()
+    port, controller_port = cfg.ports(broker)
     text = render_properties(
         template,
         {
-            "port": cfg.kafka_port,
-            "controller_port": cfg.kafka_controller_port,
-            "log_dirs": _kafka_data_dir(cfg),
+            "port": port,
+            "controller_port": controller_port,
+            "log_dirs": _kafka_data_dir(cfg, broker),
         },
     )
-    out = _kafka_properties(cfg)
+    index = split_member(broker)[1]
+    text += render_overrides(
+        kafka_member_properties(cfg.kafka_port, cfg.layout.kafka_brokers, index)
+    )
+    out = _kafka_properties(cfg, broker)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out
@@ -59,12 +66,13 @@ def _cluster_id(cfg: StackConfig) -> str:
     path = cfg.service_dir(KAFKA) / "cluster.id"
     if path.exists():
         return path.read_text().strip()
-    meta = _kafka_data_dir(cfg) / "meta.properties"
+    meta = _kafka_data_dir(cfg) / "meta.properties"  # broker 1's: all share the cluster id
     cid = None
     if meta.exists():  # keep the id the data was formatted with
         match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
         cid = match.group(1) if match else None
     cid = cid or new_cluster_id()
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(cid + "\n")
     return cid
 
@@ -78,15 +86,20 @@ def _kafka_log4j() -> str:
 
 
 def format_kafka_storage(
-    cfg: StackConfig, java: Path, say: Say = print_stderr, properties: Path | None = None
+    cfg: StackConfig,
+    java: Path,
+    say: Say = print_stderr,
+    properties: Path | None = None,
+    broker: str = KAFKA,
 ) -> bool:
     """Format the KRaft log dir once. StorageTool calls System.exit, hence its own JVM.
     ``properties``: an already written server.properties (the secure stack's); default: render
-    the plaintext template."""
-    properties = properties or write_kafka_properties(cfg)
-    if (_kafka_data_dir(cfg) / "meta.properties").exists():
+    the plaintext template for ``broker`` (a member of a multi-broker stack, e.g. ``kafka-2``)."""
+    properties = properties or write_kafka_properties(cfg, broker)
+    data_dir = _kafka_data_dir(cfg, broker)
+    if (data_dir / "meta.properties").exists():
         return False
-    _kafka_data_dir(cfg).mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         str(java),
         "-Xmx256m",
@@ -103,20 +116,20 @@ def format_kafka_storage(
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL
     )
-    log = cfg.log_file(KAFKA)
+    log = cfg.log_file(broker)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
         fh.write(f"=== format storage: {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
     if proc.returncode != 0:
         raise StackError(f"Formatting Kafka storage failed.\n{log_excerpt(log)}")
-    say(f"kafka: formatted storage in {_kafka_data_dir(cfg)}")
+    say(f"{broker}: formatted storage in {data_dir}")
     return True
 
 
-def kafka_argv(cfg: StackConfig, java: Path) -> list[str]:
+def kafka_argv(cfg: StackConfig, java: Path, broker: str = KAFKA) -> list[str]:
     return [
         str(java),
-        *jvm_common_args(cfg, KAFKA, cfg.kafka_heap),
+        *jvm_common_args(cfg, broker, cfg.kafka_heap),
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
@@ -124,7 +137,7 @@ def kafka_argv(cfg: StackConfig, java: Path) -> list[str]:
         "-cp",
         f"{cfg.lib_dir(KAFKA)}/*",
         KAFKA_MAIN_CLASS,
-        str(_kafka_properties(cfg)),
+        str(_kafka_properties(cfg, broker)),
     ]
 
 
@@ -148,9 +161,10 @@ def _tcp_open(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def kafka_ready(cfg: StackConfig, timeout: float = 5.0) -> bool:
-    """True when the broker answers a metadata request and knows a controller."""
-    if not _tcp_open(cfg.kafka_port):
+def kafka_ready(cfg: StackConfig, timeout: float = 5.0, broker: str = KAFKA) -> bool:
+    """True when the broker answers a metadata request and knows a controller (and, in a
+    multi-broker stack, counts itself among the cluster's brokers)."""
+    if not _tcp_open(cfg.ports(broker)[0]):
         return False
     from kafka import KafkaAdminClient  # slow import; only when a broker is listening
 
@@ -158,7 +172,7 @@ def kafka_ready(cfg: StackConfig, timeout: float = 5.0) -> bool:
     with _quiet_logger("kafka"):
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=[cfg.address(KAFKA)],
+                bootstrap_servers=[cfg.address(broker)],
                 request_timeout_ms=ms,
                 bootstrap_timeout_ms=ms,
                 client_id="newsflow-stack-probe",
@@ -167,7 +181,10 @@ def kafka_ready(cfg: StackConfig, timeout: float = 5.0) -> bool:
             return False
         try:
             cluster = admin.describe_cluster()
-            return bool(cluster.get("brokers")) and cluster.get("controller_id", -1) != -1
+            node_id = split_member(broker)[1] + 1
+            ids = {b.get("broker_id") for b in cluster.get("brokers") or []}
+            known = node_id in ids if cfg.layout.kafka_brokers > 1 else bool(ids)
+            return known and cluster.get("controller_id", -1) != -1
         except Exception:
             return False
         finally:

@@ -13,6 +13,7 @@ import psutil
 
 from newsflow.core.settings import Settings
 from newsflow.stack.build import build, find_java, is_built
+from newsflow.stack.cluster import Layout, kind_of, layout_change_problem, read_layout, write_layout
 from newsflow.stack.config import (
     ELASTICSEARCH,
     JAVA_MIN_MAJOR,
@@ -24,7 +25,7 @@ from newsflow.stack.config import (
     StackConfig,
     StackError,
     print_stderr,
-    selected_services,
+    selected_members,
     stack_config,
 )
 from newsflow.stack.elasticsearch import es_argv, es_ready, es_version
@@ -56,14 +57,16 @@ class ServiceStatus:
 
 
 def _probe(cfg: StackConfig, service: str) -> bool:
-    return kafka_ready(cfg) if service == KAFKA else es_ready(cfg)
+    if kind_of(service) == KAFKA:
+        return kafka_ready(cfg, broker=service)
+    return es_ready(cfg, node=service)
 
 
 def service_status(cfg: StackConfig, service: str) -> ServiceStatus:
     procs = find_processes(cfg, service)
     pid = procs[0].pid if procs else None
     address = cfg.address(service)
-    version = kafka_version(cfg) if service == KAFKA else None
+    version = kafka_version(cfg) if kind_of(service) == KAFKA else None
     if pid is None:
         holder = None if port_is_free(cfg.ports(service)[0]) else port_holder(cfg.ports(service)[0])
         detail = f"port held by pid {holder.pid} ({holder.name})" if holder else ""
@@ -72,8 +75,8 @@ def service_status(cfg: StackConfig, service: str) -> ServiceStatus:
         mismatch = port_mismatch(cfg, service, procs[0])
         detail = "listens on other ports" if mismatch else "not answering yet"
         return ServiceStatus(service, address, pid, "unhealthy", version, detail)
-    if service == ELASTICSEARCH:
-        version = es_version(cfg)
+    if kind_of(service) == ELASTICSEARCH:
+        version = es_version(cfg, service)
     return ServiceStatus(service, address, pid, "up", version)
 
 
@@ -85,7 +88,7 @@ def status(
 ) -> list[ServiceStatus]:
     """Health of each service of the local stack (no side effects)."""
     cfg = stack_config(settings, stack_dir)
-    return [service_status(cfg, s) for s in selected_services(only)]
+    return [service_status(cfg, s) for s in selected_members(cfg, only)]
 
 
 def is_up(
@@ -98,19 +101,21 @@ def is_up(
 
 
 def _prepare(cfg: StackConfig, service: str, java: Path, say: Say) -> None:
-    if is_built(cfg, service):
-        say(f"{service}: jars present in {cfg.lib_dir(service)}")
+    kind = kind_of(service)  # the nodes of a multi-node stack share their service's jars
+    if is_built(cfg, kind):
+        say(f"{service}: jars present in {cfg.lib_dir(kind)}")
     else:
-        with phase(say, f"{service}: build"):
-            build(cfg, service, java, say)
-    if service == KAFKA:
-        with phase(say, "kafka: storage"):
-            format_kafka_storage(cfg, java, say)
+        with phase(say, f"{kind}: build"):
+            build(cfg, kind, java, say)
+    if kind == KAFKA:
+        with phase(say, f"{service}: storage"):
+            format_kafka_storage(cfg, java, say, broker=service)
 
 
 def _start(cfg: StackConfig, service: str, java: Path) -> subprocess.Popen[bytes]:
-    argv = kafka_argv(cfg, java) if service == KAFKA else es_argv(cfg, java)
-    return spawn(cfg, service, argv)
+    if kind_of(service) == KAFKA:
+        return spawn(cfg, service, kafka_argv(cfg, java, broker=service))
+    return spawn(cfg, service, es_argv(cfg, java, node=service))
 
 
 def _died_message(cfg: StackConfig, service: str, code: int | None) -> str:
@@ -169,7 +174,18 @@ def wait_ready(
 
 
 def _java_for(service: str) -> Path:
-    return find_java(JAVA_MIN_MAJOR[service])
+    return find_java(JAVA_MIN_MAJOR[kind_of(service)])
+
+
+def _settle_layout(cfg: StackConfig, requested: Layout | None) -> None:
+    """Refuse a node count the directory's data cannot take; remember the layout started."""
+    stored = read_layout(cfg.stack_dir)
+    has_data = (cfg.service_dir(KAFKA) / "data" / "meta.properties").exists()
+    if requested is not None and has_data:
+        problem = layout_change_problem(cfg.stack_dir, stored or Layout(), requested)
+        if problem:
+            raise StackError(problem)
+    write_layout(cfg.stack_dir, cfg.layout)
 
 
 def ensure_up(
@@ -178,14 +194,17 @@ def ensure_up(
     stack_dir: Path | None = None,
     only: Sequence[str] | str | None = None,
     say: Say = print_stderr,
+    layout: Layout | None = None,
 ) -> None:
     """Start whatever part of the stack is not running and wait until it is healthy.
     A no-op (that says so) when everything is already up; needs the network only the first time
-    (Maven downloads)."""
-    cfg = stack_config(settings, stack_dir)
-    services = selected_services(only)
+    (Maven downloads). ``layout``: Kafka brokers and Elasticsearch nodes (default: what the
+    directory was started with, else one of each)."""
+    cfg = stack_config(settings, stack_dir, layout)
+    services = selected_members(cfg, only)
     total = time.monotonic()
     with locked(cfg, say):
+        _settle_layout(cfg, layout)
         pending: dict[str, subprocess.Popen[bytes] | psutil.Process] = {}
         started: dict[str, float] = {}
         for service in services:
@@ -226,7 +245,7 @@ def stack_down(
     total = time.monotonic()
     with locked(cfg, say):
         procs: list[psutil.Process] = []
-        for service in selected_services(only):
+        for service in selected_members(cfg, only):
             found = find_processes(cfg, service)
             if not found:
                 say(f"{service}: not running")
@@ -241,6 +260,6 @@ def stack_down(
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
         psutil.wait_procs(alive, timeout=10)
-        for service in selected_services(only):
+        for service in selected_members(cfg, only):
             cfg.pid_file(service).unlink(missing_ok=True)
     say(f"stack down: {time.monotonic() - total:.1f} s")

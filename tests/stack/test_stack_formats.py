@@ -91,7 +91,7 @@ def test_ports_follow_client_settings(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["kafka.prod:9092", "127.0.0.1:9092,127.0.0.1:9094", "https://127.0.0.1:9200"]
+    "address", ["kafka.prod:9092", "127.0.0.1:9092,kafka.prod:9094", "https://127.0.0.1:9200"]
 )
 def test_local_stack_refuses_remote_or_tls_addresses(address: str) -> None:
     with pytest.raises(StackError):

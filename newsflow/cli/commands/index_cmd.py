@@ -10,8 +10,10 @@ import typer
 
 
 def index(
-    idle_seconds: Annotated[float | None, typer.Option(
-        help="exit once idle this many seconds (default: run until stopped)")] = None,
+    idle_seconds: Annotated[
+        float | None,
+        typer.Option(help="exit once idle this many seconds (default: run until stopped)"),
+    ] = None,
 ) -> None:
     """Index news.enriched into Elasticsearch until SIGTERM or Ctrl-C.
 

@@ -21,8 +21,10 @@ def search(
     topic: Annotated[str | None, typer.Option(help="only articles with this topic label")] = None,
     entity: Annotated[str | None, typer.Option(help="only articles naming this entity")] = None,
     source: Annotated[str | None, typer.Option(help="only articles from this source")] = None,
-    since: Annotated[str | None, typer.Option(
-        help="published on/after: ISO date or Elasticsearch date math (now-7d)")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="published on/after: ISO date or Elasticsearch date math (now-7d)"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="how many results")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
@@ -40,8 +42,9 @@ def search(
     settings = get_settings()
     es = elasticsearch_client(settings)
     try:
-        results = run_search(es, settings, query, topic=topic, entity=entity, source=source,
-                             since=since, limit=limit)
+        results = run_search(
+            es, settings, query, topic=topic, entity=entity, source=source, since=since, limit=limit
+        )
     except SearchError as exc:
         # escape: an Elasticsearch reason such as "[/news/_search]" reads as a closing tag.
         message = escape(str(exc))

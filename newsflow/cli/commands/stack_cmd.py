@@ -35,7 +35,11 @@ SecureOption = Annotated[
 ]
 OnlyOption = Annotated[
     str | None,
-    typer.Option("--only", help="kafka or elasticsearch (default: both)", show_default=False),
+    typer.Option(
+        "--only",
+        help="kafka, elasticsearch, or one node such as kafka-2 (default: everything)",
+        show_default=False,
+    ),
 ]
 
 
@@ -64,10 +68,31 @@ def _print_table(statuses: list[object]) -> None:
 
 @stack_app.command("up")
 def up_cmd(
-    directory: DirOption = None, only: OnlyOption = None, secure: SecureOption = False
+    directory: DirOption = None,
+    only: OnlyOption = None,
+    secure: SecureOption = False,
+    kafka_brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=9,
+            show_default=False,
+            help="KRaft brokers, ports base, base+2, ... (default: as last started, else 1)",
+        ),
+    ] = None,
+    es_nodes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=9,
+            show_default=False,
+            help="Elasticsearch nodes, ports base, base+1, ... (default: as last started, else 1)",
+        ),
+    ] = None,
 ) -> None:
     """Build jars if missing, start the services, wait until healthy (no-op if already up)."""
     from newsflow.stack import StackError, ensure_up, status
+    from newsflow.stack.members import cluster_hint, requested_layout
 
     try:
         if secure:
@@ -77,10 +102,14 @@ def up_cmd(
             secure_up(stack)
             _print_table(list(secure_status(stack)))
             return
-        ensure_up(stack_dir=directory, only=only)
+        layout = requested_layout(directory, kafka_brokers, es_nodes)
+        ensure_up(stack_dir=directory, only=only, layout=layout)
         _print_table(list(status(stack_dir=directory, only=only)))
     except StackError as exc:
         raise fail(str(exc)) from None
+    hint = cluster_hint(directory)
+    if hint:
+        typer.echo(hint)
 
 
 @stack_app.command("down")
@@ -140,13 +169,13 @@ def logs_cmd(
     from newsflow.stack import follow as follow_log
 
     name = "elasticsearch" if service == "es" else service
-    known = [*SERVICES, *(f"build-{s}" for s in SERVICES)]
-    if name not in known:
-        raise fail(f"Unknown log {service!r}; choose from {', '.join(known)}.")
     try:
         cfg = StackConfig.from_settings(get_settings(), directory)
     except StackError as exc:
         raise fail(str(exc)) from None
+    known = [*cfg.members(), *(f"build-{s}" for s in SERVICES)]
+    if name not in known:
+        raise fail(f"Unknown log {service!r}; choose from {', '.join(known)}.")
     path = cfg.log_file(name)
     if not path.exists() and not follow:
         raise fail(f"No log yet at {path} (has `newsflow stack up` run?).")
