@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     dedup_threshold: float = Field(0.8, gt=0, le=1)
     dedup_num_perm: int = 128
     dedup_max_entries: int = 200_000
+    dedup_max_bytes: int = Field(96 * 2**20, ge=2**16, description="near-duplicate state bound")
     dedup_max_age_days: float = 7.0
     dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
 
