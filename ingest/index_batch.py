@@ -43,6 +43,7 @@ class ConsumedRecord:
     # record whose partition was revoked since is stale (its new owner re-reads it).
     epoch: int = 0
     replays: int = 0  # from the record's replay header (see newsflow dlq replay)
+    timestamp_ms: int | None = None  # the record's timestamp: the raw record's produce time
 
     @property
     def tp(self) -> tuple[str, int]:

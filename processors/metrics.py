@@ -15,11 +15,11 @@ from newsflow.core.metrics import (
     DEAD_LETTERS,
     RECORDS_IN,
     RECORDS_OUT,
-    STAGE_SECONDS,
     exposition,
     observe_stages,
 )
-from processors.records import Enriched, Failed
+from newsflow.core.contract import DeadLetter
+from processors.records import Enriched
 
 STATION = "worker"
 
@@ -58,17 +58,15 @@ class WorkerMetrics:
             return
         CONSUMER_LAG.labels(STATION).set(sum(self._lag.values()))
 
-    def routed(self, result: Enriched | Failed) -> None:
-        if isinstance(result, Enriched):
-            self._out.inc()
-            observe_stages(STATION, result.article.processing.stages)
-        else:
-            dl = result.dead_letter
-            RECORDS_OUT.labels(STATION, "dlq").inc()
-            DEAD_LETTERS.labels(STATION, dl.stage, dl.error_type or "unknown").inc()
+    def enriched(self, result: Enriched) -> None:
+        self._out.inc()
+        observe_stages(STATION, result.article.processing.stages)
 
-    def stage_time(self, stage: str, seconds: float) -> None:
-        STAGE_SECONDS.labels(STATION, stage).observe(seconds)
+    def dead_lettered(self, dl: DeadLetter) -> None:
+        """Every dead letter the worker sends: enrichment failures and records the broker
+        refused (``processors.delivery`` reroutes those)."""
+        RECORDS_OUT.labels(STATION, "dlq").inc()
+        DEAD_LETTERS.labels(STATION, dl.stage, dl.error_type or "unknown").inc()
 
 
 def add_metrics_page(app: faust.App) -> None:
@@ -77,7 +75,6 @@ def add_metrics_page(app: faust.App) -> None:
         body, content_type = exposition()
         # aiohttp refuses a content_type with a charset; the exposition's type has one.
         return web.bytes(body, headers={"Content-Type": content_type})
-
 
 
 class QuietMonitor(Monitor):
