@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from ingest.index_batch import (
     MAX_BULK_BYTES,
+    IDLE_POLL_SECONDS,
     STAGE,
     BulkOutcome,
     ConsumedRecord,
@@ -46,6 +47,7 @@ from ingest.index_batch import (
     dead_letter,
     drop_stale,
     prepare,
+    should_flush,
 )
 from ingest.index_dlq import DeadLetterSender
 from ingest.metrics import IndexerMetrics
@@ -375,7 +377,9 @@ class _Indexer:
         """Poll, drop whatever a rebalance made stale, and return the records to add to
         ``batch`` (which is filtered in place)."""
         s = self.settings
-        fresh = self._poll(min(wait, 0.5), s.indexer_batch_size - len(batch))
+        drain = bool(batch) and s.indexer_flush_when_drained
+        fresh = self._poll(min(wait, IDLE_POLL_SECONDS if drain else 0.5),
+                           s.indexer_batch_size - len(batch))
         epochs = self.rev.epochs()
         before = len(batch) + len(self.carry)
         batch[:] = drop_stale(batch, epochs)
@@ -405,12 +409,15 @@ class _Indexer:
                     # Joining the group is not idleness (an empty topic still gets assigned).
                     last_activity = time.monotonic()
                 batch_bytes = sum(map(_record_bytes, batch)) if records else batch_bytes
-                full = len(batch) >= s.indexer_batch_size or batch_bytes >= s.indexer_batch_bytes
-                due = bool(batch) and time.monotonic() - batch_started >= s.indexer_batch_seconds
-                if full or due:
+                if should_flush(len(batch), batch_bytes,
+                                drained=not records and s.indexer_flush_when_drained,
+                                age_seconds=time.monotonic() - batch_started,
+                                max_count=s.indexer_batch_size, max_bytes=s.indexer_batch_bytes,
+                                max_seconds=s.indexer_batch_seconds):
                     self.flush(batch)
                     batch, batch_bytes = [], 0
                     last_activity = time.monotonic()
+                    self.metrics.update_lag(self.consumer)
                 self._maybe_log_stats()
                 if (max_idle_seconds is not None and not batch
                         and time.monotonic() - last_activity >= max_idle_seconds):

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     indexer_batch_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="a batch is flushed at this many record bytes"
     )
+    indexer_flush_when_drained: bool = Field(
+        True, description="send as soon as the consumer has nothing more (else: count/bytes/age)"
+    )
     indexer_metrics_port: int = Field(6067, ge=0, description="/metrics of the indexer; 0: off")
     indexer_max_retry_seconds: float = Field(60.0, gt=0)
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
