@@ -51,6 +51,9 @@ def _print_table(report: dict[str, Any]) -> None:
                   _fmt(report.get("indexer_in_pipeline_vs_direct_bulk")))
     other.add_row("indexer max lag behind worker",
                   _fmt(report["stages"]["index"].get("max_lag_behind_enrich"), " articles"))
+    for name, value in (report.get("ratios") or {}).items():
+        if not isinstance(value, dict):
+            other.add_row(name.replace("_", " "), _fmt(value))
     for name, mb in report["peak_rss_mb"].items():
         other.add_row(f"peak RSS {name}", _fmt(mb, " MB"))
     for name, cores in report.get("cpu_cores_busy", {}).items():
@@ -74,6 +77,10 @@ def bench(
     stall_seconds: Annotated[float, typer.Option(
         help="give up after this long without an article becoming searchable")] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="worker processes in the group (at most the raw topic's partitions)")] = 1,
+    offline: Annotated[bool, typer.Option(
+        help="also time `newsflow enrich` on the same articles (the worker's ceiling)")] = True,
     series: Annotated[Path | None, typer.Option(
         help="also write the sampled time series (counts, CPU) as JSON to this file")] = None,
 ) -> None:
@@ -91,7 +98,8 @@ def bench(
         err.print(f"[bold cyan]bench[/] {message}", highlight=False)
 
     options = BenchOptions(limit=limit, corpus=corpus, keep=keep, stall_seconds=stall_seconds,
-                           progress=not quiet, series_path=series, rate=rate)
+                           progress=not quiet, series_path=series, rate=rate,
+                           workers=workers, offline=offline)
     try:
         report = run_bench(get_settings(), options, say)
     except (RuntimeError, TimeoutError) as exc:
