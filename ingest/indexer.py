@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ingest.index_batch import (
-    MAX_BULK_BYTES,
     IDLE_POLL_SECONDS,
+    MAX_BULK_BYTES,
     STAGE,
     BulkOutcome,
     ConsumedRecord,
@@ -50,8 +50,8 @@ from ingest.index_batch import (
     should_flush,
 )
 from ingest.index_dlq import DeadLetterSender
-from ingest.metrics import IndexerMetrics
 from ingest.index_rebalance import _listener, _Revocations
+from ingest.metrics import IndexerMetrics
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
 from newsflow.core.deadletter import replays_from_headers
 from newsflow.core.failures import POISON_ATTEMPTS

@@ -10,6 +10,7 @@ from typing import Any
 import faust
 from faust.sensors.monitor import Monitor
 
+from newsflow.core.contract import DeadLetter
 from newsflow.core.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -18,7 +19,6 @@ from newsflow.core.metrics import (
     exposition,
     observe_stages,
 )
-from newsflow.core.contract import DeadLetter
 from processors.records import Enriched
 
 STATION = "worker"
