@@ -61,6 +61,8 @@ class IndexerMetrics:
         for item in items:
             result: dict[str, Any] = next(iter(item.values()), {}) if item else {}
             status = result.get("status")
+            if status == 409:  # a same-or-newer version is indexed: superseded, not an error
+                continue
             if not (isinstance(status, int) and 200 <= status < 300 and "error" not in result):
                 ES_ITEM_ERRORS.labels(str(status)).inc()
 
