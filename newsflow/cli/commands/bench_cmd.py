@@ -13,6 +13,8 @@ import typer
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):  # a name (the ratios' slowest stage), not a number
+        return f"{value}{unit}"
     if isinstance(value, float):
         return f"{value:,.3f}{unit}" if value < 10 else f"{value:,.1f}{unit}"
     return f"{value:,}{unit}"
