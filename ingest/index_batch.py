@@ -26,6 +26,10 @@ STAGE = "index"
 # Well under Elasticsearch's default http.max_content_length (100 MB): a batch of 500 long
 # articles must not become one request the node refuses.
 MAX_BULK_BYTES = 10 * 1024 * 1024
+# How long a poll waits for more when a batch is open and may be flushed once drained: long
+# enough for a fetch already on the wire (a broker round trip on a LAN is well under this), short
+# next to a refresh interval.
+IDLE_POLL_SECONDS = 0.01
 
 __all__ = ["Verdict"]
 
@@ -43,6 +47,7 @@ class ConsumedRecord:
     # record whose partition was revoked since is stale (its new owner re-reads it).
     epoch: int = 0
     replays: int = 0  # from the record's replay header (see newsflow dlq replay)
+    timestamp_ms: int | None = None  # the record's timestamp: the raw record's produce time
 
     @property
     def tp(self) -> tuple[str, int]:
@@ -276,3 +281,18 @@ class IndexerStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def should_flush(count: int, nbytes: int, *, drained: bool, age_seconds: float, max_count: int,
+                 max_bytes: int, max_seconds: float) -> bool:
+    """Whether a batch of ``count`` records (``nbytes``) goes to Elasticsearch now.
+
+    As soon as the consumer has nothing more (``drained``: the last short poll brought nothing
+    new), so an article waits for company only while company is already arriving; else when it
+    is full by count or bytes (bounded requests and memory), or at the latest ``max_seconds``
+    after its first record (a steady trickle must not grow a batch forever). Under load records
+    arrive while a bulk request is in flight, so the next poll brings many and batches grow by
+    themselves; when the input is quiet a batch of one is the lowest latency there is."""
+    if not count:
+        return False
+    return drained or count >= max_count or nbytes >= max_bytes or age_seconds >= max_seconds

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ingest.index_batch import (
+    IDLE_POLL_SECONDS,
     MAX_BULK_BYTES,
     STAGE,
     BulkOutcome,
@@ -46,9 +47,11 @@ from ingest.index_batch import (
     dead_letter,
     drop_stale,
     prepare,
+    should_flush,
 )
 from ingest.index_dlq import DeadLetterSender
 from ingest.index_rebalance import _listener, _Revocations
+from ingest.metrics import IndexerMetrics
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
 from newsflow.core.deadletter import replays_from_headers
 from newsflow.core.failures import POISON_ATTEMPTS
@@ -104,6 +107,7 @@ class _Indexer:
         # Records that arrived while we were paused in a retry wait (newly assigned partitions).
         self.carry: list[ConsumedRecord] = []
         self._last_stats_log = time.monotonic()
+        self.metrics = IndexerMetrics()  # not served; ``connect`` serves it
 
     @classmethod
     def connect(cls, settings: Settings, stop: threading.Event) -> _Indexer:
@@ -124,7 +128,9 @@ class _Indexer:
                 **kafka_producer_config(settings, client_id=f"{settings.app_id}-indexer-dlq")
             )
 
-        return cls(settings, stop, elasticsearch_client(settings), consumer, make_producer, rev)
+        indexer = cls(settings, stop, elasticsearch_client(settings), consumer, make_producer, rev)
+        indexer.metrics = IndexerMetrics.start(settings)
+        return indexer
 
     # -- polling -------------------------------------------------------------------------
 
@@ -137,12 +143,13 @@ class _Indexer:
         out = [
             ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value,
                            epochs.get((r.topic, r.partition), 0),
-                           replays_from_headers(r.headers) if r.headers else 0)
+                           replays_from_headers(r.headers) if r.headers else 0, r.timestamp)
             for recs in polled.values()
             for r in recs
             if (r.topic, r.partition) not in rewound
         ]
         self.stats.consumed += len(out)
+        self.metrics.consumed(len(out))
         return out
 
     def _rewind(self) -> set[tuple[str, int]]:
@@ -207,7 +214,9 @@ class _Indexer:
             else:
                 dead.append(result)
         dead.extend(self._index_until_done(prepared))
-        self.dlq.send_all(drop_stale(dead, self.rev.epochs()))
+        dead = drop_stale(dead, self.rev.epochs())
+        self.dlq.send_all(dead)
+        self.metrics.dead_lettered(STAGE, (f.error_type for f in dead))
         self.stats.dead_lettered = self.dlq.sent
         done = drop_stale(batch, self.rev.epochs())
         self.stats.dropped_on_revoke += len(batch) - len(done)
@@ -271,6 +280,7 @@ class _Indexer:
             if outcome is None:
                 continue
             self.stats.indexed += len(outcome.ok) - outcome.superseded
+            self.metrics.indexed(p.record for p in outcome.ok)
             self.stats.superseded += outcome.superseded
             out.any_ok = out.any_ok or bool(outcome.ok)
             out.dead.extend(outcome.dead)
@@ -287,6 +297,7 @@ class _Indexer:
         from elastic_transport import TransportError
         from elasticsearch import ApiError
 
+        started = time.monotonic()
         try:
             resp = self.es.bulk(
                 index=self.settings.es_alias,
@@ -296,6 +307,7 @@ class _Indexer:
             )
         except ApiError as exc:
             status = exc.meta.status
+            self.metrics.request_error(status)
             etype = exc.error if isinstance(exc.error, str) else None
             if classify_request_error(status, etype, len(chunk)) is Verdict.DEAD:
                 if len(chunk) == 1:
@@ -308,9 +320,12 @@ class _Indexer:
             out.reasons.append(f"HTTP {status}: {_short(str(exc), 300)}")
             return None
         except TransportError as exc:  # connection refused/reset, timeouts
+            self.metrics.request_error(None)
             out.retry.extend(chunk)
             out.reasons.append(f"{type(exc).__name__}: {_short(str(exc), 300)}")
             return None
+        self.metrics.bulk(time.monotonic() - started, len(chunk))
+        self.metrics.item_errors(resp.body.get("items", []))
         return classify_bulk_response(chunk, resp.body.get("items", []))
 
     def _commit(self, done: list[ConsumedRecord]) -> None:
@@ -346,6 +361,7 @@ class _Indexer:
                 return
             total += max(0, high - self.consumer.position(tp))
         self.stats.lag = total
+        self.metrics.lag(total)
 
     def _maybe_log_stats(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -361,7 +377,9 @@ class _Indexer:
         """Poll, drop whatever a rebalance made stale, and return the records to add to
         ``batch`` (which is filtered in place)."""
         s = self.settings
-        fresh = self._poll(min(wait, 0.5), s.indexer_batch_size - len(batch))
+        drain = bool(batch) and s.indexer_flush_when_drained
+        fresh = self._poll(min(wait, IDLE_POLL_SECONDS if drain else 0.5),
+                           s.indexer_batch_size - len(batch))
         epochs = self.rev.epochs()
         before = len(batch) + len(self.carry)
         batch[:] = drop_stale(batch, epochs)
@@ -391,12 +409,15 @@ class _Indexer:
                     # Joining the group is not idleness (an empty topic still gets assigned).
                     last_activity = time.monotonic()
                 batch_bytes = sum(map(_record_bytes, batch)) if records else batch_bytes
-                full = len(batch) >= s.indexer_batch_size or batch_bytes >= s.indexer_batch_bytes
-                due = bool(batch) and time.monotonic() - batch_started >= s.indexer_batch_seconds
-                if full or due:
+                if should_flush(len(batch), batch_bytes,
+                                drained=not records and s.indexer_flush_when_drained,
+                                age_seconds=time.monotonic() - batch_started,
+                                max_count=s.indexer_batch_size, max_bytes=s.indexer_batch_bytes,
+                                max_seconds=s.indexer_batch_seconds):
                     self.flush(batch)
                     batch, batch_bytes = [], 0
                     last_activity = time.monotonic()
+                    self.metrics.update_lag(self.consumer)
                 self._maybe_log_stats()
                 if (max_idle_seconds is not None and not batch
                         and time.monotonic() - last_activity >= max_idle_seconds):

@@ -1,9 +1,8 @@
-"""Near-duplicate clustering: MinHash over word shingles, candidates from MinHash LSH.
+"""Near-duplicate clustering: MinHash over word shingles, candidates from banded LSH.
 
 An article whose estimated Jaccard similarity with an indexed article reaches the threshold joins
 that article's cluster; the cluster id is the id of the first article seen in the cluster. The
-index is bounded by count and age (oldest evicted first) and its state can be exported and
-restored, or rebuilt from stored texts, so clusters survive a worker restart.
+index can be rebuilt from stored texts, so clusters survive a worker restart.
 
 Speed (measured on 3,000 SaudiNewsNet articles, ~2.2k characters each): datasketch's
 ``MinHash.update`` hashes each shingle with SHA-1 in Python, ~1 µs per shingle; ``update_batch``
@@ -11,16 +10,22 @@ with an identity hash function still loops in Python over the shingles (~240 µs
 Here each *word* is hashed once with CRC-32 (C code driven by ``map``), shingle hashes are combined
 with numpy, and datasketch's own affine32 permutations (the template's ``permutations``) are
 applied in one vectorized step; a unit test checks the result equals ``update_batch``. Everything
-is deterministic across processes (no use of Python's salted ``hash``), which the snapshot and
-rebuild paths rely on.
+is deterministic across processes (no use of Python's salted ``hash``), which the rebuild path
+relies on.
+
+Memory: datasketch's ``MinHashLSH`` keeps, per article and band, a bytes key in a dict of sets
+plus a per-article list of those keys (~3-4 KiB per article with 9 bands: 455 MB of worker RSS on
+the whole corpus). Here the state is compact: each band of the signature is reduced to one 64-bit
+integer (``band_keys``), one dict maps band key -> slot(s), and the signatures live in one
+preallocated uint32 matrix. About ``bytes_per_item`` (~1.5 KiB) per article; the index is bounded
+by bytes (``max_bytes``) as well as by count and age, oldest evicted first.
 """
 
 from __future__ import annotations
 
-import heapq
 import zlib
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -30,6 +35,7 @@ from newsflow.core.settings import Settings
 SCHEME = "affine32"
 SEED = 1
 MIN_WORDS = 10  # fewer words is a caption or a stub: too little text to call anything a copy
+DEFAULT_MAX_BYTES = 96 * 2**20
 # Odd 64-bit multipliers for combining consecutive word hashes into one shingle hash; the
 # position-dependent factors make "a b c" and "c b a" different shingles.
 _MULTIPLIERS = np.array(
@@ -45,6 +51,14 @@ _MULTIPLIERS = np.array(
     ],
     dtype=np.uint64,
 )
+# Per-position multipliers that fold one band (r uint32 values) into a 64-bit key, and a per-band
+# offset so equal values in different bands are different keys. Fixed seed: same in every process.
+_BAND_MULT = np.random.default_rng(20261201).integers(1, 2**63, size=64, dtype=np.uint64) | 1
+_BAND_SALT = np.random.default_rng(20261202).integers(1, 2**63, size=512, dtype=np.uint64)
+# Estimated bytes per indexed article beyond its signature: the band dict entries (int key ~36 B,
+# dict slot ~40 B, per band), the id -> slot dict entry, the id string, ts and cluster lists.
+_BAND_ENTRY_BYTES = 80
+_ITEM_OVERHEAD_BYTES = 200
 
 
 def _identity(x: int) -> int:
@@ -86,16 +100,12 @@ def shingle_hashes(tokens: list[bytes], size: int) -> np.ndarray:
     return out
 
 
-@dataclass(slots=True)
-class _Item:
-    cluster_id: str
-    ts: float
-    seq: int
-    hashvalues: np.ndarray
-
-
 class NearDuplicateIndex:
-    """``assign`` is the only per-article call; not thread-safe (one per Faust agent)."""
+    """``assign`` is the only per-article call; not thread-safe (one per Faust agent).
+
+    Slots are reused: ``_sigs[slot]`` is a signature, ``_ids``/``_clusters``/``_ts`` the
+    article in it, ``_order`` the slots oldest first (insertion order, which is time order:
+    live articles carry their ingest time and ``rebuild`` sorts by it)."""
 
     def __init__(
         self,
@@ -104,6 +114,7 @@ class NearDuplicateIndex:
         max_entries: int = 200_000,
         max_age_days: float = 7.0,
         shingle_size: int = 3,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if not 0 < threshold <= 1:
             raise ValueError("threshold must be in (0, 1]")
@@ -111,14 +122,25 @@ class NearDuplicateIndex:
             raise ValueError("max_entries and max_age_days must be positive, shingle_size 1..8")
         self.threshold = threshold
         self.num_perm = num_perm
-        self.max_entries = max_entries
         self.max_age_s = max_age_days * 86400.0
         self.shingle_size = shingle_size
         self._template = MinHash(num_perm=num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._items: dict[str, _Item] = {}
-        self._heap: list[tuple[float, int, str]] = []  # (ts, seq, id): oldest first
-        self._seq = 0
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # only for its (b, r) choice
+        self.bands, self.rows = int(lsh.b), int(lsh.r)
+        if self.rows > len(_BAND_MULT) or self.bands > len(_BAND_SALT):
+            raise ValueError(f"num_perm {num_perm} needs more band constants than are defined")
+        self.bytes_per_item = num_perm * 4 + self.bands * _BAND_ENTRY_BYTES + _ITEM_OVERHEAD_BYTES
+        if max_bytes < self.bytes_per_item:
+            raise ValueError(f"max_bytes must hold at least one article ({self.bytes_per_item})")
+        self.max_entries = min(max_entries, max_bytes // self.bytes_per_item)
+        self._sigs = np.zeros((min(1024, self.max_entries), num_perm), dtype=np.uint32)
+        self._ids: list[str | None] = []
+        self._clusters: list[str] = []
+        self._ts: list[float] = []
+        self._slot_of: dict[str, int] = {}
+        self._bucket: dict[int, int | list[int]] = {}  # band key -> slot, or slots
+        self._order: deque[int] = deque()
+        self._free: list[int] = []
         self._latest_ts = float("-inf")
 
     @classmethod
@@ -129,81 +151,167 @@ class NearDuplicateIndex:
             max_entries=settings.dedup_max_entries,
             max_age_days=settings.dedup_max_age_days,
             shingle_size=settings.dedup_shingle_size,
+            max_bytes=settings.dedup_max_bytes,
         )
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._slot_of)
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._items
+        return article_id in self._slot_of
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes held (what ``max_bytes`` bounds), the signature matrix at its size."""
+        return int(self._sigs.nbytes) + len(self) * (self.bytes_per_item - self.num_perm * 4)
+
+    def ids(self) -> list[str]:
+        return list(self._slot_of)
 
     def cluster_of(self, article_id: str) -> str | None:
-        item = self._items.get(article_id)
-        return item.cluster_id if item else None
+        slot = self._slot_of.get(article_id)
+        return None if slot is None else self._clusters[slot]
 
     # -- sketches ------------------------------------------------------------------------------
 
-    def minhash(self, text_normalized: str) -> MinHash | None:
-        """The sketch of a text, or None when it has too few words to be compared."""
+    def signature(self, text_normalized: str) -> np.ndarray | None:
+        """The MinHash values of a text (uint32, ``num_perm``), or None when it has too few words
+        to be compared."""
         tokens = word_bytes(text_normalized)
         if len(tokens) < MIN_WORDS:
             return None
         sh = _fmix32(shingle_hashes(tokens, self.shingle_size))
         a, b = self._template.permutations
-        m = self._template.copy()
         # Same arithmetic as MinHash.update_batch (uint32 wrap-around), without its Python loop.
-        m.hashvalues = np.minimum(m.hashvalues, (sh[:, None] * a + b).min(axis=0))
+        sig: np.ndarray = np.minimum(self._template.hashvalues, (sh[:, None] * a + b).min(axis=0))
+        return sig.astype(np.uint32)
+
+    def minhash(self, text_normalized: str) -> MinHash | None:
+        """The signature as a datasketch ``MinHash`` (for comparisons and tests)."""
+        sig = self.signature(text_normalized)
+        if sig is None:
+            return None
+        m = self._template.copy()
+        m.hashvalues = sig.astype(m.hashvalues.dtype)
         return m
+
+    def band_keys(self, sig: np.ndarray) -> list[int]:
+        """One 64-bit integer per LSH band: equal keys <=> (almost surely) equal band values."""
+        b, r = self.bands, self.rows
+        rows = sig[: b * r].reshape(b, r).astype(np.uint64)
+        keys = (rows * _BAND_MULT[:r]).sum(axis=1, dtype=np.uint64) + _BAND_SALT[:b]
+        return [int(k) for k in (keys >> np.uint64(1))]  # 63 bits: a small Python int
 
     # -- the per-article call ------------------------------------------------------------------
 
     def assign(self, article_id: str, text_normalized: str, ts: float) -> str:
         """Cluster id for this article: the first-seen member of its near-duplicate cluster, or
         its own id. A re-sent id keeps the cluster it was given."""
-        known = self._items.get(article_id)
+        known = self.cluster_of(article_id)
         if known is not None:
-            return known.cluster_id
-        m = self.minhash(text_normalized)
-        if m is None:
+            return known
+        return self.assign_signature(article_id, self.signature(text_normalized), ts)
+
+    def assign_signature(self, article_id: str, sig: np.ndarray | None, ts: float) -> str:
+        """``assign`` for a signature already computed with ``signature``."""
+        known = self.cluster_of(article_id)
+        if known is not None:
+            return known
+        if sig is None:
             return article_id
-        cluster_id = self._best_cluster(m) or article_id
-        self._add(article_id, cluster_id, ts, m)
+        keys = self.band_keys(sig)
+        cluster_id = self._best_cluster(sig, keys) or article_id
+        self._add(article_id, cluster_id, ts, sig, keys)
         self._evict()
         return cluster_id
 
-    def _best_cluster(self, m: MinHash) -> str | None:
+    def _candidates(self, keys: list[int]) -> set[int]:
+        out: set[int] = set()
+        for key in keys:
+            hit = self._bucket.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                out.add(hit)
+            else:
+                out.update(hit)
+        return out
+
+    def _best_cluster(self, sig: np.ndarray, keys: list[int]) -> str | None:
         # LSH candidates include false positives; keep those whose estimated Jaccard really
-        # reaches the threshold, and join the most similar (oldest on ties).
+        # reaches the threshold, and join the most similar (oldest on ties: lowest slot order
+        # is not age, so compare insertion ts then id for a deterministic answer).
+        slots = sorted(self._candidates(keys))
+        if not slots:
+            return None
+        sims = np.count_nonzero(self._sigs[slots] == sig, axis=1) / self.num_perm
         best: tuple[float, float, str] | None = None
-        hv = m.hashvalues
-        for key in self._lsh.query(m):
-            item = self._items[key]
-            sim = float(np.count_nonzero(item.hashvalues == hv)) / self.num_perm
+        for slot, sim in zip(slots, sims.tolist(), strict=True):
             if sim >= self.threshold:
-                cand = (sim, -item.seq, item.cluster_id)
-                if best is None or cand > best:
+                cand = (sim, -self._ts[slot], self._clusters[slot])
+                if best is None or cand[:2] > best[:2]:
                     best = cand
         return best[2] if best else None
 
-    def _add(self, article_id: str, cluster_id: str, ts: float, m: MinHash) -> None:
-        self._seq += 1
-        self._items[article_id] = _Item(cluster_id, ts, self._seq, m.hashvalues)
-        self._lsh.insert(article_id, m, check_duplication=False)
-        heapq.heappush(self._heap, (ts, self._seq, article_id))
+    def _new_slot(self) -> int:
+        if self._free:
+            return self._free.pop()
+        slot = len(self._ids)
+        if slot >= len(self._sigs):
+            grown = np.zeros((min(2 * len(self._sigs), self.max_entries + 1), self.num_perm),
+                             dtype=np.uint32)
+            grown[: len(self._sigs)] = self._sigs
+            self._sigs = grown
+        self._ids.append(None)
+        self._clusters.append("")
+        self._ts.append(0.0)
+        return slot
+
+    def _add(self, article_id: str, cluster_id: str, ts: float, sig: np.ndarray,
+             keys: list[int]) -> None:
+        slot = self._new_slot()
+        self._sigs[slot] = sig
+        self._ids[slot] = article_id
+        # The same str object when an article starts its own cluster: no second copy.
+        self._clusters[slot] = article_id if cluster_id == article_id else cluster_id
+        self._ts[slot] = ts
+        self._slot_of[article_id] = slot
+        self._order.append(slot)
+        bucket = self._bucket
+        for key in keys:
+            hit = bucket.get(key)
+            if hit is None:
+                bucket[key] = slot
+            elif isinstance(hit, int):
+                bucket[key] = [hit, slot]
+            else:
+                hit.append(slot)
         self._latest_ts = max(self._latest_ts, ts)
 
-    def _remove(self, article_id: str) -> None:
-        del self._items[article_id]
-        self._lsh.remove(article_id)
+    def _remove_oldest(self) -> None:
+        slot = self._order.popleft()
+        article_id = self._ids[slot]
+        if article_id is not None:
+            del self._slot_of[article_id]
+        bucket = self._bucket
+        for key in self.band_keys(self._sigs[slot]):
+            hit = bucket.get(key)
+            if hit == slot:
+                del bucket[key]
+            elif isinstance(hit, list):
+                hit.remove(slot)
+                if len(hit) == 1:
+                    bucket[key] = hit[0]
+        self._ids[slot] = None
+        self._clusters[slot] = ""
+        self._free.append(slot)
 
     def _evict(self) -> None:
         horizon = self._latest_ts - self.max_age_s
-        heap = self._heap
-        while heap and (len(self._items) > self.max_entries or heap[0][0] < horizon):
-            _ts, seq, aid = heapq.heappop(heap)
-            item = self._items.get(aid)
-            if item is not None and item.seq == seq:
-                self._remove(aid)
+        while self._order and (
+            len(self._slot_of) > self.max_entries or self._ts[self._order[0]] < horizon
+        ):
+            self._remove_oldest()
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -213,16 +321,16 @@ class NearDuplicateIndex:
         id is clustered as if it arrived now. Returns how many were indexed."""
         added = 0
         for aid, cluster_id, text, ts in sorted(items, key=lambda r: r[3]):
-            if aid in self._items:
+            if aid in self._slot_of:
                 continue
             if cluster_id is None:
                 self.assign(aid, text, ts)
-                added += aid in self._items
+                added += aid in self._slot_of
                 continue
-            m = self.minhash(text)
-            if m is None:
+            sig = self.signature(text)
+            if sig is None:
                 continue
-            self._add(aid, cluster_id, ts, m)
+            self._add(aid, cluster_id, ts, sig, self.band_keys(sig))
+            self._evict()
             added += 1
-        self._evict()
         return added

@@ -44,6 +44,7 @@ class Output:
     dead: DeadLetter | None = None  # set when this output is itself a dead letter
     shrink_step: int = 0
     replays: int = 0  # carried as a header so later stages know the record is a replay
+    timestamp: float | None = None  # seconds; None: the producer's clock at send time
 
     @property
     def headers(self) -> list[tuple[str, bytes]] | None:
@@ -54,7 +55,8 @@ Sender = Callable[[Output], Awaitable[None]]
 
 
 async def send_and_ack(out: Output) -> None:
-    fut = await out.topic.send(key=out.key, value=out.value, headers=out.headers)
+    fut = await out.topic.send(key=out.key, value=out.value, headers=out.headers,
+                               timestamp=out.timestamp)
     await fut
 
 

@@ -32,6 +32,7 @@ class Coordinates:
     partition: int | None = None
     offset: int | None = None
     replays: int = 0  # from the record's replay header (see newsflow dlq replay)
+    timestamp: float | None = None  # the record's (produce) time, seconds
 
 
 class StageError(Exception):

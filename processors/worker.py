@@ -26,6 +26,7 @@ from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
 from processors.idempotence import use_idempotent_producer
 from processors.label_router import LabelRouter
+from processors.metrics import QuietMonitor, WorkerMetrics, add_metrics_page, quiet_faust_timers
 from processors.records import Coordinates, Enriched, Failed, process_record
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         web_port=web_port or settings.worker_web_port,
         web_bind="127.0.0.1",
         datadir=str(datadir),
+        Monitor=QuietMonitor,
     )
     use_idempotent_producer(app)
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
@@ -95,12 +97,15 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         if name not in label_topics:
             label_topics[name] = app.topic(name, key_type=bytes, value_type=bytes)
         return label_topics[name]
+    metrics = WorkerMetrics(app)
+    quiet_faust_timers()
 
     delivery = Delivery(dlq_topic)
 
     def count_dead_letter(dl: DeadLetter) -> None:
         stats.dead_lettered += 1
         stats.dlq_by_stage[dl.stage] = stats.dlq_by_stage.get(dl.stage, 0) + 1
+        metrics.dead_lettered(dl)
 
     delivery.on_dead_letter = count_dead_letter
 
@@ -109,8 +114,10 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         coords = (where.topic, where.partition, where.offset)
         if isinstance(result, Enriched):
             stats.enriched += 1
+            metrics.enriched(result)
+            # The raw record's produce time travels on: the indexer's produce->indexed latency.
             return Output(enriched_topic, result.key, result.value, raw, coords,
-                          replays=where.replays)
+                          replays=where.replays, timestamp=where.timestamp)
         dl = result.dead_letter
         count_dead_letter(dl)
         log.warning(
@@ -127,7 +134,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         for event in events:
             msg = event.message
             replays = replays_from_headers(msg.headers) if msg.headers else 0
-            where = Coordinates(msg.topic, msg.partition, msg.offset, replays)
+            where = Coordinates(msg.topic, msg.partition, msg.offset, replays, msg.timestamp)
             result = process_record(enricher, event.key, event.value, where)
             outputs.append(route(result, where, event.value or b""))
             if isinstance(result, Enriched):
@@ -144,6 +151,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         await restore_dedup_state(enricher, settings)
+        quiet_faust_timers()  # again: the Faust worker configured logging after create_app
         stats.ready = True
         log.info("enricher ready")
         # Events come in small batches so that their sends overlap instead of each waiting a
@@ -151,6 +159,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         # after every output of the batch is acknowledged by the broker (or dead-lettered).
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
         async for events in batches:
+            metrics.consumed(events)
             # Enrichment is CPU work (seconds for a very long article): off the event loop, so
             # heartbeats and fetches go on meanwhile. One batch at a time, so the enricher's
             # state (near-duplicate index) is still used by one thread at a time.
@@ -163,6 +172,8 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
             stats.send_retries = delivery.retries
             stats.last_event_at = time.time()
             yield None
+
+    add_metrics_page(app)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

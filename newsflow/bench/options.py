@@ -19,6 +19,8 @@ class BenchOptions:
     progress: bool = True
     series_path: Path | None = None  # raw sampled series as JSON, for plotting or debugging
     rate: float | None = None  # articles/s to produce at; None = as fast as possible
+    workers: int = 1  # worker processes in the group (at most the raw topic's partitions)
+    offline: bool = True  # also time `newsflow enrich` on the same articles
 
 
 def default_corpus() -> Path:

@@ -85,3 +85,41 @@ def build_report(tl: Timeline, tracker: VisibilityTracker, enrich_series: Series
         "indexer_in_pipeline_vs_direct_bulk": ratio(index_rate, direct_rate),
         "peak_rss_mb": peak_rss_mb,
     }
+
+
+def side_by_side(report: dict[str, Any], offline: dict[str, Any] | None) -> dict[str, Any]:
+    """The issue's figures as ratios of one run: the worker against its own offline ceiling,
+    the indexer against direct bulk, end to end against the slowest stage measured alone."""
+    stages = report["stages"]
+    enrich_rate = (stages.get("enrich") or {}).get("articles_per_second")
+    offline_rate = (offline or {}).get("articles_per_second")
+    alone = {
+        "produce": stages["produce"]["articles_per_second"],
+        "enrich_offline": offline_rate,
+        "index_replay": (report.get("indexer_replay") or {}).get("docs_per_second"),
+    }
+    known = {k: v for k, v in alone.items() if v}
+    slowest = min(known, key=lambda k: known[k]) if known else None
+    rss = report["peak_rss_mb"]
+    workers = [v for k, v in rss.items() if k.startswith("worker")]
+    enrich = stages.get("enrich") or {}
+    busy = (report.get("cpu_cores_busy") or {}).get("workers")
+    worker_cpu_ms = (round(1000 * busy * enrich["seconds"] / report["articles"], 3)
+                     if busy and enrich.get("seconds") and report["articles"] else None)
+    offline_cpu_ms = (offline or {}).get("cpu_ms_per_article")
+    return {
+        # CPU per article: the overhead the worker adds, independent of how busy the machine
+        # was (a starved worker is slow, not expensive); summed over all workers.
+        "worker_cpu_ms_per_article": worker_cpu_ms,
+        "offline_cpu_ms_per_article": offline_cpu_ms,
+        "offline_vs_worker_cpu_per_article": ratio(offline_cpu_ms, worker_cpu_ms),
+        "worker_vs_offline_enrichment": ratio(enrich_rate, offline_rate),
+        "indexer_vs_direct_bulk": report.get("indexer_vs_direct_bulk"),
+        "end_to_end_vs_slowest_stage": ratio(
+            stages["end_to_end"]["articles_per_second"], known.get(slowest) if slowest else None),
+        "slowest_stage_alone": slowest,
+        "stage_rates_alone": alone,
+        "worker_peak_rss_mb": max(workers) if workers else None,
+        "indexer_peak_rss_mb": rss.get("indexer"),
+        "p99_produce_to_searchable_seconds": report["latency_seconds"]["p99"],
+    }

@@ -8,9 +8,10 @@ from typing import Any
 
 import orjson
 
+from newsflow.bench.extra import extra_workers, offline_enrichment, wait_group_stable
 from newsflow.bench.metrics import POLL_SECONDS, Say, VisibilityTracker, median_interval
 from newsflow.bench.options import BenchOptions, corpus_files, direct_index_name, private_settings
-from newsflow.bench.report import Timeline, build_report, busy_while_working
+from newsflow.bench.report import Timeline, build_report, busy_while_working, side_by_side
 from newsflow.bench.stages import (
     cleanup,
     direct_bulk,
@@ -42,8 +43,12 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
         kafka_w = KafkaWatcher(settings, tracker)
         search_w = SearchWatcher(settings, tracker)
         try:
-            with child_processes(settings, say, log_dir=log_dir, web_port=0) as children:
-                procs = ProcSampler({"worker": children[0].pid, "indexer": children[1].pid})
+            with (child_processes(settings, say, log_dir=log_dir, web_port=0) as children,
+                  extra_workers(settings, options.workers - 1, log_dir) as more):
+                if more:
+                    wait_group_stable(settings, options.workers)
+                procs = ProcSampler({"worker": children[0].pid, "indexer": children[1].pid,
+                                     **more})
                 samplers = [procs.thread, kafka_w.thread, search_w.thread]
                 for s in samplers:
                     s.start()
@@ -69,16 +74,29 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                                  options.progress)
         say("measuring the direct helpers.bulk ceiling")
         direct = direct_bulk(settings, read_enriched(settings))
+        offline = None
+        if options.offline:
+            say("enriching the same articles offline (`newsflow enrich`, no Kafka)")
+            offline = offline_enrichment(settings, files, options.limit, log_dir)
         report = build_report(tl, tracker, kafka_w.series, search_w.series,
                               median_interval(search_w.thread.poll_times), direct,
                               procs.peak_mb(), replay)
         report["cpu_cores_busy"] = busy_while_working(procs, report, tl.produce_start)
+        enrich_row = report["stages"].get("enrich") or {}
+        if "from" in enrich_row:
+            busy = procs.busy(tl.produce_start + enrich_row["from"],
+                              tl.produce_start + enrich_row["to"])
+            report["cpu_cores_busy"]["workers"] = round(sum(
+                v or 0.0 for k, v in busy.items() if k.startswith("worker")), 3)
+        report["offline_enrichment"] = offline
+        report["ratios"] = side_by_side(report, offline)
         if options.series_path is not None:
             options.series_path.write_bytes(orjson.dumps({
                 "origin": tl.produce_start, "enrich": kafka_w.series, "index": search_w.series,
                 "cpu": procs.cpu_series}))
         report["run"] = {"suffix": suffix, "alias": settings.es_alias, "logs": str(log_dir),
                          "kept": options.keep, "produce_rate": options.rate,
+                         "workers": options.workers,
                          "indexer_batch_size": settings.indexer_batch_size,
                          "indexer_batch_seconds": settings.indexer_batch_seconds}
         return report

@@ -26,6 +26,7 @@ from newsflow.cli.commands import (
     serve_cmd,
     setup_cmd,
     stack_cmd,
+    status_cmd,
     subscribe_cmd,
     train_cmd,
     worker_cmd,
@@ -66,6 +67,7 @@ app.command("produce")(checked_first("produce", produce_cmd.produce))
 app.command("worker")(checked_first("worker", worker_cmd.worker))
 app.command("index")(checked_first("index", index_cmd.index))
 app.command("lag")(checked_first("lag", lag_cmd.lag))
+app.command("status")(status_cmd.status)
 app.add_typer(dlq_cmd.dlq_app, name="dlq")
 app.command("reindex")(checked_first("reindex", reindex_cmd.reindex))
 app.command("run")(checked_first("run", run_cmd.run))

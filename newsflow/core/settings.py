@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     indexer_batch_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="a batch is flushed at this many record bytes"
     )
+    indexer_flush_when_drained: bool = Field(
+        True, description="send as soon as the consumer has nothing more (else: count/bytes/age)"
+    )
+    indexer_metrics_port: int = Field(6067, ge=0, description="/metrics of the indexer; 0: off")
     indexer_max_retry_seconds: float = Field(60.0, gt=0)
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")
 
@@ -95,6 +99,7 @@ class Settings(BaseSettings):
     dedup_threshold: float = Field(0.8, gt=0, le=1)
     dedup_num_perm: int = 128
     dedup_max_entries: int = 200_000
+    dedup_max_bytes: int = Field(96 * 2**20, ge=2**16, description="near-duplicate state bound")
     dedup_max_age_days: float = 7.0
     dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
 

@@ -561,7 +561,8 @@ def test_stop_flushes_the_batch_in_hand(private: Settings) -> None:
     from ingest.indexer import _Indexer
 
     _setup_index(private)
-    slow = private.model_copy(update={"indexer_batch_size": 1000, "indexer_batch_seconds": 60.0})
+    slow = private.model_copy(update={"indexer_batch_size": 1000, "indexer_batch_seconds": 60.0,
+                                      "indexer_flush_when_drained": False})
     n = 8
     stop = threading.Event()
     indexer = _Indexer.connect(slow, stop)

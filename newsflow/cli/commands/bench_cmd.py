@@ -13,6 +13,8 @@ import typer
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):  # a name (the ratios' slowest stage), not a number
+        return f"{value}{unit}"
     if isinstance(value, float):
         return f"{value:,.3f}{unit}" if value < 10 else f"{value:,.1f}{unit}"
     return f"{value:,}{unit}"
@@ -61,6 +63,9 @@ def _print_table(report: dict[str, Any]) -> None:
         "indexer max lag behind worker",
         _fmt(report["stages"]["index"].get("max_lag_behind_enrich"), " articles"),
     )
+    for name, value in (report.get("ratios") or {}).items():
+        if not isinstance(value, dict):
+            other.add_row(name.replace("_", " "), _fmt(value))
     for name, mb in report["peak_rss_mb"].items():
         other.add_row(f"peak RSS {name}", _fmt(mb, " MB"))
     for name, cores in report.get("cpu_cores_busy", {}).items():
@@ -96,6 +101,14 @@ def bench(
         float, typer.Option(help="give up after this long without an article becoming searchable")
     ] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="worker processes in the group (at most the raw topic's partitions)"),
+    ] = 1,
+    offline: Annotated[
+        bool,
+        typer.Option(help="also time `newsflow enrich` on the same articles (the worker's ceiling)"),
+    ] = True,
     series: Annotated[
         Path | None,
         typer.Option(help="also write the sampled time series (counts, CPU) as JSON to this file"),
@@ -122,6 +135,8 @@ def bench(
         progress=not quiet,
         series_path=series,
         rate=rate,
+        workers=workers,
+        offline=offline,
     )
     try:
         report = run_bench(get_settings(), options, say)

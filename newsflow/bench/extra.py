@@ -1,0 +1,109 @@
+"""What the bench measures besides the pipeline run itself: the offline enrichment of the same
+articles (``newsflow enrich``, no Kafka: the worker's ceiling) and extra worker processes for
+``--workers N`` (the scale-out figures)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from newsflow.bench.metrics import BenchError, cpu_share
+from newsflow.bench.watchers import ProcSampler
+from newsflow.core.settings import Settings
+
+
+def offline_enrichment(settings: Settings, files: list[Path], limit: int | None,
+                       log_dir: Path) -> dict[str, Any]:
+    """``newsflow enrich`` over the same corpus records, alone on the machine (the pipeline is
+    stopped), in its own process so its memory and CPU are its own."""
+    from newsflow.runner import newsflow_argv, settings_env
+
+    argv = newsflow_argv("enrich", *map(str, files), "--out", "/dev/null", "--json", "-q")
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    with (log_dir / "enrich-offline.log").open("ab") as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                                env=settings_env(settings))
+        procs = ProcSampler({"enrich": proc.pid})
+        procs.thread.start()
+        try:
+            out, _ = proc.communicate(timeout=3600)
+        finally:
+            procs.thread.stop()
+    if proc.returncode != 0:
+        raise BenchError(f"offline enrichment exited with {proc.returncode}; see {log_dir}")
+    summary: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    summary["peak_rss_mb"] = procs.peak_mb()["enrich"]
+    # CPU per article while enriching (the last ``seconds`` of the process; before that it
+    # loads its models): unlike a rate, this barely moves with the load of a shared machine.
+    series = procs.cpu_series["enrich"]
+    if series and summary.get("articles"):
+        end = series[-1][0]
+        busy = cpu_share(series, end - float(summary["seconds"]), end)
+        if busy is not None:
+            summary["cpu_cores_busy"] = busy
+            summary["cpu_ms_per_article"] = round(
+                1000 * busy * float(summary["seconds"]) / summary["articles"], 3)
+    return summary
+
+
+@contextlib.contextmanager
+def extra_workers(settings: Settings, n: int, log_dir: Path) -> Iterator[dict[str, int]]:
+    """``n`` more ``newsflow worker`` processes in the same group (name -> pid), each ready
+    (enricher loaded) before the run starts; stopped with SIGTERM on exit."""
+    from newsflow.runner import free_port, newsflow_argv, settings_env, wait_worker_ready
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    ports: dict[str, int] = {}
+    try:
+        for i in range(2, n + 2):
+            name = f"worker{i}"
+            ports[name] = free_port()
+            with (log_dir / f"{name}.log").open("ab") as log:
+                procs[name] = subprocess.Popen(
+                    newsflow_argv("worker", "--web-port", str(ports[name])), stdout=log,
+                    stderr=subprocess.STDOUT, env=settings_env(settings))
+        for name, proc in procs.items():
+            wait_worker_ready(f"http://127.0.0.1:{ports[name]}/health", proc,
+                              log_dir / f"{name}.log")
+        yield {name: proc.pid for name, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0) -> None:
+    """Until the worker group is Stable with ``members`` members (all joined, partitions
+    assigned), so the run does not time a rebalance."""
+    import time
+
+    from kafka import KafkaAdminClient
+
+    from newsflow.core.clients import kafka_config
+
+    admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-bench")
+    deadline = time.monotonic() + timeout
+    state = "?"
+    try:
+        while time.monotonic() < deadline:
+            group = admin.describe_groups([settings.app_id]).get(settings.app_id) or {}
+            joined = group.get("members") or []
+            state = f"{group.get('group_state')} with {len(joined)} member(s)"
+            if group.get("group_state") == "Stable" and len(joined) == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise BenchError(f"worker group {settings.app_id} not stable after {timeout:.0f} s ({state})")
