@@ -103,11 +103,11 @@ def bench(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
     workers: Annotated[
         int,
-        typer.Option(min=1, help="worker processes in the group (at most the raw topic's partitions)"),
+        typer.Option(min=1, help="worker processes (at most the raw topic's partitions)"),
     ] = 1,
     offline: Annotated[
         bool,
-        typer.Option(help="also time `newsflow enrich` on the same articles (the worker's ceiling)"),
+        typer.Option(help="also time `newsflow enrich` on the same articles (the ceiling)"),
     ] = True,
     series: Annotated[
         Path | None,
