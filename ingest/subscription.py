@@ -153,6 +153,11 @@ class Subscription:
         for tp in self._consumer.assignment():  # resolve lazy seeks now, not at first fetch
             where = (tp.topic, tp.partition)
             self.positions[where] = first_pending.get(where, self._consumer.position(tp))
+        if self.group:
+            # Pin where a group starts: a subscriber killed before its first commit then
+            # resumes from here instead of "new only" again, which would skip what was
+            # produced while it was down.
+            self._commit()
         if self.on_ready:
             self.on_ready(self)
         return self

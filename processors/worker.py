@@ -24,7 +24,6 @@ from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
 from processors.delivery import Delivery, Output
 from processors.enrich import Enricher
-from processors.idempotence import use_idempotent_producer
 from processors.label_router import LabelRouter
 from processors.metrics import QuietMonitor, WorkerMetrics, add_metrics_page, quiet_faust_timers
 from processors.records import Coordinates, Enriched, Failed, process_record
@@ -86,7 +85,6 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         datadir=str(datadir),
         Monitor=QuietMonitor,
     )
-    use_idempotent_producer(app)
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
     enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
