@@ -31,7 +31,7 @@ from newsflow import stack
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
 from newsflow.provision import run_setup
-from newsflow.runner import newsflow_argv, settings_env
+from newsflow.runner import newsflow_argv, settings_env, wait_or_kill
 
 Say = Callable[[str], None]
 READY_LINE = "enricher ready"  # logged by processors.worker once its agent consumes
@@ -116,11 +116,7 @@ class Children:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in self.procs.values():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            wait_or_kill(proc, 60)
 
 
 def _wait_for_new_line(path: Path, mark: int, proc: subprocess.Popen[bytes]) -> None:

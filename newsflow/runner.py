@@ -97,12 +97,17 @@ def child_processes(
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            wait_or_kill(child, 30)
             say(f"{_name(child)}: stopped (pid {child.pid}, exit code {child.returncode})")
+
+
+def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for a child that was asked to stop; kill it when it takes longer than ``timeout``."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _name(proc: subprocess.Popen[bytes]) -> str:

@@ -184,7 +184,7 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
     import subprocess
 
     from newsflow.progress import progress_bar
-    from newsflow.runner import newsflow_argv, settings_env
+    from newsflow.runner import newsflow_argv, settings_env, wait_or_kill
 
     replay = replay_settings(settings)
     es = elasticsearch_client(settings)
@@ -219,11 +219,7 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
             procs.thread.stop()
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            wait_or_kill(proc, 30)
     finally:
         es.close()
     rate = rate_from_series(series, expected)
