@@ -29,7 +29,8 @@ from newsflow.core.version import __version__
 from newsflow.serve.sse import event_stream, open_subscription
 
 STATIC = Path(__file__).resolve().parent / "static"
-ARTICLE_EXCLUDES = ["body_normalized", "clitic"]
+# Search helpers (folded body, segmentation terms): derived, not part of the article.
+ARTICLE_EXCLUDES = ["body_normalized", "seg"]
 
 
 def html_snippet(snippet: str) -> str:

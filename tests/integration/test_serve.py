@@ -116,7 +116,7 @@ def test_search_and_article_json(pipeline: Pipeline, server: str) -> None:
     assert any("<mark>" in s for h in data["hits"] for s in h["snippets_html"])
     assert {"politics", "sport"} <= {b["value"] for b in data["facets"]["labels"]}
     article = httpx.get(f"{server}/articles/{ids[0]}", timeout=10).json()
-    assert article["id"] == ids[0] and "clitic" not in article
+    assert article["id"] == ids[0] and "seg" not in article and "body_normalized" not in article
     assert httpx.get(f"{server}/articles/nope", timeout=10).status_code == 404
     assert httpx.get(f"{server}/openapi.json", timeout=10).json()["paths"]["/subscribe"]
 
