@@ -147,6 +147,8 @@ def surface_forms(term: str) -> list[str]:
     forms = {term} | {form for form, _ in with_proclitics(term)}
     if not term.startswith(ARTICLE):
         forms |= {form for form, _ in with_proclitics(ARTICLE + term)}
+    if "ء" in term:  # the terms write hamza seats bare (مسءول): the text has ؤ or ئ
+        forms |= {f.replace("ء", seat) for f in forms for seat in "ؤئ"}
     return sorted(forms)
 
 

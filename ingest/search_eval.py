@@ -131,8 +131,16 @@ def request(system: str, pair: IndexPair, query: str) -> tuple[str, dict[str, An
 
 
 def _search(es: Elasticsearch, index: str, body: dict[str, Any]) -> Run:
+    from elasticsearch import BadRequestError
+
     started = time.perf_counter()
-    resp = es.search(index=index, **body)
+    try:
+        resp = es.search(index=index, **body)
+    except BadRequestError:
+        if "query_string" not in body.get("query", {}):
+            raise
+        # Kibana shows a syntax error for such a query (a stray quote or bracket): no results.
+        return Run([], 0.0, (time.perf_counter() - started) * 1000)
     wall = (time.perf_counter() - started) * 1000
     return Run([h["_id"] for h in resp["hits"]["hits"]], float(resp["took"]), wall)
 

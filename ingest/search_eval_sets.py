@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ _FUNCTION_WORDS_TEXT = """
 FUNCTION_WORDS = frozenset(fold_text(w) for w in _FUNCTION_WORDS_TEXT.split())
 # Written prefixes a reader does not type, longest first (the article with its clitics).
 READER_DROPS = ("وبال", "فبال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 HAMZA_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا"})
 
 
@@ -71,7 +73,7 @@ def reader_form(word: str) -> str:
 def _content_words(title: str) -> list[str]:
     out = []
     for word in strip_marks(title).split():
-        word = word.strip(".,:;!?«»\"'()[]،؛؟-–")
+        word = _EDGE_PUNCT.sub("", word)  # «، {} [] quotes...: a reader types the word only
         folded = fold_text(word)
         if " " in folded or not is_arabic_word(folded) or folded in FUNCTION_WORDS:
             continue

@@ -43,6 +43,7 @@ from newsflow.core.arabic import (
 )
 
 LEXICON_RESOURCE = "data/arabic_lexicon.tsv.gz"
+PLURALS_RESOURCE = "data/broken_plurals.tsv"
 # Nisba and feminine endings are not removed: عراقي is not عراق, روسيا is not روس, and a
 # remainder of ي/يه would conflate an adjective with the country or family it names.
 _NOT_LIGHT = frozenset({"", "ي", "يه", "يون", "يين", "يات", "يا"})
@@ -50,6 +51,9 @@ LIGHT_SUFFIXES: tuple[str, ...] = tuple(
     sorted(SUFFIXES - _NOT_LIGHT, key=lambda s: (-len(s), s))
 )
 _CLITIC_STARTS = frozenset(PREFIXES - {""})
+# Hamza seats vary in spelling (مسؤول / مسئول, رئيس / رءيس): the search terms write every seat
+# as a bare hamza. Search only: entity keys and ``fold_text`` keep the written seat.
+HAMZA_SEATS = str.maketrans({"ؤ": "ء", "ئ": "ء"})
 _LONGEST_START = max(map(len, _CLITIC_STARTS))
 
 
@@ -87,7 +91,8 @@ def parse_lexicon(lines: list[str]) -> Lexicon:
         word, count, flags = [*line.rstrip("\n").split("\t"), "", ""][:3]
         if not word:
             continue
-        counts[word] = int(count or 0)
+        word = word.translate(HAMZA_SEATS)
+        counts[word] = counts.get(word, 0) + int(count or 0)
         if "N" in flags:
             names.add(word)
     return Lexicon(counts, frozenset(names))
@@ -98,6 +103,30 @@ def lexicon() -> Lexicon:
     """The packaged word list (built by deploy/search/build_lexicon.py)."""
     raw = files("newsflow.core").joinpath(LEXICON_RESOURCE).read_bytes()
     return parse_lexicon(gzip.decompress(raw).decode("utf-8").splitlines())
+
+
+@lru_cache(maxsize=1)
+def broken_plurals() -> dict[str, str]:
+    """Folded broken plural -> folded singular (مدارس -> مدرسه), from the packaged hand-written
+    list: no suffix rule can find these, and readers search either number."""
+    out: dict[str, str] = {}
+    text = files("newsflow.core").joinpath(PLURALS_RESOURCE).read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            plural, singular = line.split("\t")
+            out[_search_fold(plural)] = _search_fold(singular)
+    return out
+
+
+def _search_fold(word: str) -> str:
+    return fold_text(strip_marks(word)).translate(HAMZA_SEATS)
+
+
+def _singular(stem: str, lex: Lexicon) -> str | None:
+    """The singular of a broken plural, unless the plural is a name (النجوم the club stays)."""
+    if lex.is_name(stem) or lex.is_name(ARTICLE + stem):
+        return None
+    return broken_plurals().get(stem)
 
 
 def _definite_stem(word: str, prefix: str) -> str | None:
@@ -112,7 +141,7 @@ def _definite_stem(word: str, prefix: str) -> str | None:
 def _proclitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
     """The stem(s) of ``word`` once its proclitics are resolved (suffixes untouched)."""
     if lex.is_name(word):
-        return (word,)
+        return _name_or_clitic_name(word, lex)
     # A name after a clitic (ولبنان، بالرياض، وبوتين): the longest such reading wins.
     starts = _starts(word)
     for prefix in starts:
@@ -127,6 +156,22 @@ def _proclitic_stems(word: str, lex: Lexicon) -> tuple[str, ...]:
         if definite is not None:
             return (_unless_name(definite, lex),)
     return _bare_clitic_stems(word, lex, starts)
+
+
+def _name_or_clitic_name(word: str, lex: Lexicon) -> tuple[str, ...]:
+    """A name that is also و/ف + a far more frequent name: وجدة is Oujda in a gazetteer but
+    nearly always "and Jeddah" in the news. Kept whole unless the other name dominates."""
+    whole = lex.counts.get(word, 0)
+    for prefix in ("و", "ف"):  # only the conjunctions: بريان is Brian, not ب + ريان
+        rest = word[len(prefix) :]
+        if not word.startswith(prefix) or len(rest) < MIN_STEM or not lex.is_name(rest):
+            continue
+        split = lex.counts.get(rest, 0)
+        if split >= AMBIGUOUS_RATIO * whole:
+            return (rest,)
+        if split >= SPLIT_RATIO * whole:
+            return (word, rest)
+    return (word,)
 
 
 def _unless_name(stem: str, lex: Lexicon) -> str:
@@ -195,10 +240,18 @@ def _light_stem(stem: str, lex: Lexicon) -> str:
 def segment_word(word: str) -> tuple[str, ...]:
     """Index/query terms for one folded word (one term, or two when the reading is ambiguous).
     Non-Arabic tokens (Latin, digits) come back unchanged."""
+    word = word.translate(HAMZA_SEATS)
     if not is_arabic_word(word) or len(word) < MIN_STEM:
         return (word,)
     lex = lexicon()
-    terms = [_light_stem(s, lex) for s in _proclitic_stems(word, lex)]
+    terms = []
+    for stem in _proclitic_stems(word, lex):
+        # A broken plural as it stands (مدارس), else after a light suffix (مدارسها).
+        singular = _singular(stem, lex)
+        if singular is None:
+            stem = _light_stem(stem, lex)
+            singular = _singular(stem, lex)
+        terms.append(singular or stem)
     return tuple(dict.fromkeys(terms))
 
 

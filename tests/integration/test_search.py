@@ -64,6 +64,12 @@ DOCS = [
     # لبن / اللبن only (no لبنان) and لبنان only (no لبن), for the stem-collision checks.
     art("laban-only", "منتجات الألبان", "يشرب الأطفال لبن البقر، ويباع اللبن طازجا.", day=14),
     art("lebanon-only", "زيارة رسمية", "وصل الوفد إلى لبنان أمس في زيارة رسمية.", day=15),
+    # Hamza seat spelled two ways; a broken plural and its singular; "and Jeddah".
+    art("official-waw", "تصريح", "قال مسؤول في الوزارة إن العمل مستمر.", day=16),
+    art("official-ya", "بيان", "وأوضح مسئول في الشركة أن الأسعار ثابتة.", day=17),
+    art("schools", "عودة الدراسة", "فتحت المدارس أبوابها للطلاب صباح الأحد.", day=18),
+    art("school", "افتتاح", "افتتحت مدرسة جديدة في الحي.", day=19),
+    art("riyadh-and-jeddah", "رحلات يومية", "أعلنت الشركة رحلات يومية للرياض وجدة.", day=20),
 ]
 # Entities as the enrichment writes them: folded canonical key, surface text with ة and hamza.
 DOCS.append(DOCS[0].model_copy(update={"id": "jeddah", "title": "أمطار في جدة",
@@ -190,6 +196,16 @@ def test_lebanon_never_returns_milk_and_milk_never_returns_lebanon(indexed: Sett
         ids = set(_ids(_search(indexed, query)))
         assert {"milk", "laban-only"} <= ids, query
         assert not ids & {"lebanon", "lebanon-only"}, query
+
+
+def test_hamza_seats_plurals_and_and_jeddah(indexed: Settings) -> None:
+    for query in ("مسؤول", "مسئول", "المسؤول"):
+        assert {"official-waw", "official-ya"} <= set(_ids(_search(indexed, query))), query
+    for query in ("مدرسة", "المدارس", "مدارس"):
+        assert {"schools", "school"} <= set(_ids(_search(indexed, query))), query
+    hit = next(h for h in _search(indexed, "مسؤول").hits if h.id == "official-ya")
+    assert any(f"{HL_PRE}مسئول" in s for s in hit.snippets)  # the seat the article wrote
+    assert "riyadh-and-jeddah" in _ids(_search(indexed, "جدة"))
 
 
 def test_seg_fields_use_the_python_segmentation(indexed: Settings) -> None:
