@@ -100,12 +100,14 @@ def _phrase(field_name: str, text: str, boost: float) -> dict[str, Any]:
 
 
 def _word_clause(alternatives: tuple[str, ...]) -> dict[str, Any]:
-    """One query word: any of its segmentation alternatives, in the title or the body."""
+    """One query word: any of its segmentation alternatives, in the title or the body. The
+    terms are already segmented, so they skip the fields' search analyzer (``ar_seg_guess``,
+    the clitic guesses for Kibana's query bar, which cannot call Python)."""
     terms = " ".join(alternatives)
     return {
         "dis_max": {
             "queries": [
-                {"match": {f: {"query": terms, "boost": boost}}}
+                {"match": {f: {"query": terms, "boost": boost, "analyzer": "ar_seg"}}}
                 for f, boost in SEG_FIELDS.items()
             ],
             "tie_breaker": 0.3,
@@ -129,7 +131,7 @@ def text_query(text: str, filters: list[dict[str, Any]] | None = None) -> dict[s
         if SEG_PHRASE_BOOST:
             first = " ".join(alts[0] for alts in words)
             scoring.append({"match_phrase": {"seg.title": {
-                "query": first, "slop": 3, "boost": SEG_PHRASE_BOOST}}})
+                "query": first, "slop": 3, "boost": SEG_PHRASE_BOOST, "analyzer": "ar_seg"}}})
     if not words:  # nothing searchable (punctuation only): match nothing rather than all
         return {"bool": {"must": [{"match_none": {}}], "filter": filters or []}}
     segmented = {

@@ -32,6 +32,7 @@ import org.apache.lucene.analysis.miscellaneous.LengthFilter;
 import org.apache.lucene.analysis.miscellaneous.RemoveDuplicatesTokenFilter;
 import org.apache.lucene.analysis.miscellaneous.TrimFilter;
 import org.apache.lucene.analysis.ngram.EdgeNGramTokenFilter;
+import org.apache.lucene.analysis.pattern.PatternCaptureGroupTokenFilter;
 import org.apache.lucene.analysis.snowball.SnowballFilter;
 import org.apache.lucene.analysis.classic.ClassicTokenizer;
 import org.apache.lucene.analysis.email.UAX29URLEmailTokenizer;
@@ -78,7 +79,7 @@ import static org.elasticsearch.plugins.AnalysisPlugin.requiresAnalysisSettings;
  *
  * <p>Analyzers: arabic, english, whitespace, simple, stop, keyword (types and pre-built).
  * Token filters: arabic_normalization, arabic_stem, persian_normalization, stemmer, lowercase, uppercase,
- * decimal_digit, asciifolding, trim, length, remove_duplicates, edge_ngram, kstem, porter_stem
+ * decimal_digit, asciifolding, trim, length, remove_duplicates, edge_ngram, pattern_capture, kstem, porter_stem
  * (core: stop, shingle, hunspell). Char filters: mapping, html_strip. Tokenizers: whitespace, keyword,
  * letter, classic, uax_url_email (core: standard).
  */
@@ -165,6 +166,16 @@ public class NewsflowAnalysisPlugin extends Plugin implements AnalysisPlugin {
             int max = s.getAsInt("max", Integer.MAX_VALUE);
             return filter(name, s, ts -> new LengthFilter(ts, min, max));
         });
+        m.put("pattern_capture", requiresAnalysisSettings((is, env, name, s) -> {
+            // As Elasticsearch: "patterns" required, "preserve_original" defaults to true.
+            List<String> patterns = s.getAsList("patterns");
+            if (patterns.isEmpty()) {
+                throw new IllegalArgumentException("required setting 'patterns' is missing for token filter [" + name + "]");
+            }
+            Pattern[] compiled = patterns.stream().map(Pattern::compile).toArray(Pattern[]::new);
+            boolean preserve = s.getAsBoolean("preserve_original", true);
+            return filter(name, s, ts -> new PatternCaptureGroupTokenFilter(ts, preserve, compiled));
+        }));
         m.put("edge_ngram", (is, env, name, s) -> {
             int min = s.getAsInt("min_gram", 1);
             int max = s.getAsInt("max_gram", 2);
