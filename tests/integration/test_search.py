@@ -235,6 +235,30 @@ def test_kibana_query_string_uses_the_default_fields(indexed: Settings) -> None:
     assert {"wazir-def", "wazir-wa", "wazir-bi", "wazir-bare"} <= ids
 
 
+def _kibana(settings: Settings, query: str) -> set[str]:
+    es = _es(settings)
+    try:
+        res = es.search(index=settings.es_alias, query={"query_string": {"query": query}}, size=30)
+    finally:
+        es.close()
+    return {h["_id"] for h in res["hits"]["hits"]}
+
+
+def test_kibana_query_bar_guesses_clitics_without_python(indexed: Settings) -> None:
+    # The query bar cannot call the Python segmentation; the seg fields' search analyzer
+    # (ar_seg_guess) adds the clitic-free readings, so clitic forms still find the stem.
+    for query in ("ولبنان", "بلبنان"):
+        ids = _kibana(indexed, query)
+        assert {"lebanon", "lebanon-only"} <= ids, query
+        assert not ids & {"milk", "laban-only"}, query
+    for query in ("بالوزير", "ووزير", "للوزير"):
+        ids = _kibana(indexed, query)
+        assert {"wazir-def", "wazir-wa", "wazir-bi", "wazir-bare"} <= ids, query
+        assert "zir" not in ids, query
+    assert {"wa-putin", "li-putin", "bi-putin"} <= _kibana(indexed, "وبوتين")
+    assert not _kibana(indexed, "اللبن") & {"lebanon", "lebanon-only"}
+
+
 def test_entities_are_shown_in_written_form_and_filtered_by_key(indexed: Settings) -> None:
     (hit,) = [h for h in _search(indexed, "أمطار جدة").hits if h.id == "jeddah"]
     assert hit.entities == ["جدة"]  # not the folded key جده
