@@ -81,7 +81,7 @@ def test_template_uses_stock_components_only() -> None:
     analysis = load_template()["template"]["settings"]["index"]["analysis"]
     custom_filters = set(analysis.get("filter", {}))
     for filt in analysis["filter"].values():
-        assert filt["type"] in {"stop", "stemmer"}
+        assert filt["type"] in {"stop", "stemmer", "pattern_capture"}
     for cf in analysis["char_filter"].values():
         assert cf["type"] == "mapping"
     for name, analyzer in analysis["analyzer"].items():
