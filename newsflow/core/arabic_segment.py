@@ -81,7 +81,8 @@ class Lexicon:
         return self.counts.get(stem, 0) + self.counts.get(ARTICLE + stem, 0)
 
     def is_name(self, word: str) -> bool:
-        return word in self.names
+        # Callers outside this module pass fold_text forms, which keep the hamza seats.
+        return word.translate(HAMZA_SEATS) in self.names
 
 
 def parse_lexicon(lines: list[str]) -> Lexicon:
@@ -246,12 +247,15 @@ def segment_word(word: str) -> tuple[str, ...]:
     lex = lexicon()
     terms = []
     for stem in _proclitic_stems(word, lex):
-        # A broken plural as it stands (مدارس), else after a light suffix (مدارسها).
+        # A broken plural as it stands (مدارس), else after a light suffix (مدارسها), gives
+        # both terms: the singular finds either number, the plural ranks its own number first.
         singular = _singular(stem, lex)
         if singular is None:
             stem = _light_stem(stem, lex)
             singular = _singular(stem, lex)
-        terms.append(singular or stem)
+        terms.append(stem)
+        if singular:
+            terms.append(singular)
     return tuple(dict.fromkeys(terms))
 
 
