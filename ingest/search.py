@@ -41,9 +41,7 @@ STEMMED_FIELDS = ["title^2", "body^1"]
 EXACT_BOOST = 0.6
 STEMMED_BOOST = 0.2
 PHRASE_BOOSTS = {"title.exact": 3.0, "body.exact": 2.0}
-SEG_PHRASE_BOOST = 5.0
-# One hit per near-duplicate cluster: wire copies of one story would fill the first page.
-COLLAPSE = {"field": "cluster_id"}
+SEG_PHRASE_BOOST = 3.0
 SOURCE_EXCLUDES = ["body", "body_normalized", "seg"]
 
 
@@ -197,7 +195,6 @@ def build_query(
         return body
 
     body["query"] = text_query(text, filters)
-    body["collapse"] = COLLAPSE
     body["highlight"] = {
         "pre_tags": [HL_PRE],
         "post_tags": [HL_POST],
