@@ -53,8 +53,8 @@ def to_es_doc(article: EnrichedArticle) -> dict[str, Any]:
         doc[field] = _unique(e.canonical for e in article.entities if e.type == etype)
         doc[f"{field}_display"] = [shown[c] for c in doc[field]]
     doc["topic_labels"] = _unique(t.label for t in article.topics)
-    # Search collapses on cluster_id; an article no stage clustered is its own cluster (a
-    # missing value would put all such articles in one collapsed group).
+    # An article no stage clustered is its own cluster, so counting or collapsing on
+    # cluster_id (Kibana's unique count, a collapsed search) never lumps such articles together.
     doc["cluster_id"] = article.cluster_id or article.id
     doc["seg"] = {"title": segment_text(article.title), "body": segment_text(article.body)}
     return doc
