@@ -54,10 +54,10 @@ def topic_specs(
     named by the caller because the taxonomy belongs to the processors."""
     replication = replication or replication_for(settings, brokers=1)
 
-    def spec(name: str, **configs: str) -> NewTopic:
+    def spec(name: str, partitions: int = settings.topic_partitions, **configs: str) -> NewTopic:
         return NewTopic(
             name,
-            num_partitions=settings.topic_partitions,
+            num_partitions=partitions,
             replication_factor=replication.factor,
             topic_configs={"min.insync.replicas": str(replication.min_insync), **configs},
         )
@@ -80,6 +80,14 @@ def topic_specs(
                 "cleanup.policy": "compact",
                 "max.message.bytes": str(DLQ_MAX_BYTES),
             },
+        ),
+        # The worker's near-duplicate stage (processors.dedup_stage): ONE partition, so one
+        # worker decides every cluster; records as large as news.enriched takes. Time-based
+        # retention (the broker's), like news.raw: the stage is never far behind.
+        *(
+            [spec(settings.topic_dedup_stage, 1, **{
+                "compression.type": "producer", "max.message.bytes": str(DLQ_MAX_BYTES)})]
+            if settings.dedup_stage else []
         ),
         spec(
             settings.topic_dlq,

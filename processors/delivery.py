@@ -45,6 +45,7 @@ class Output:
     shrink_step: int = 0
     replays: int = 0  # carried as a header so later stages know the record is a replay
     timestamp: float | None = None  # seconds; None: the producer's clock at send time
+    partition: int | None = None  # None: by key (the near-duplicate stage's topic: always 0)
 
     @property
     def headers(self) -> list[tuple[str, bytes]] | None:
@@ -56,7 +57,7 @@ Sender = Callable[[Output], Awaitable[None]]
 
 async def send_and_ack(out: Output) -> None:
     fut = await out.topic.send(key=out.key, value=out.value, headers=out.headers,
-                               timestamp=out.timestamp)
+                               timestamp=out.timestamp, partition=out.partition)
     await fut
 
 
