@@ -54,10 +54,10 @@ def topic_specs(
     named by the caller because the taxonomy belongs to the processors."""
     replication = replication or replication_for(settings, brokers=1)
 
-    def spec(name: str, partitions: int = settings.topic_partitions, **configs: str) -> NewTopic:
+    def spec(name: str, **configs: str) -> NewTopic:
         return NewTopic(
             name,
-            num_partitions=partitions,
+            num_partitions=settings.topic_partitions,
             replication_factor=replication.factor,
             topic_configs={"min.insync.replicas": str(replication.min_insync), **configs},
         )
@@ -85,8 +85,8 @@ def topic_specs(
         # worker decides every cluster; records as large as news.enriched takes. Time-based
         # retention (the broker's), like news.raw: the stage is never far behind.
         *(
-            [spec(settings.topic_dedup_stage, 1, **{
-                "compression.type": "producer", "max.message.bytes": str(DLQ_MAX_BYTES)})]
+            [one_partition(spec(settings.topic_dedup_stage, **{
+                "compression.type": "producer", "max.message.bytes": str(DLQ_MAX_BYTES)}))]
             if settings.dedup_stage else []
         ),
         spec(
@@ -106,6 +106,11 @@ def topic_specs(
             for name in label_topics
         ),
     ]
+
+
+def one_partition(topic: NewTopic) -> NewTopic:
+    topic.num_partitions = 1
+    return topic
 
 
 def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[str, str]:
