@@ -59,9 +59,10 @@ from processors.dedup import NearDuplicateIndex
 # Imported with the worker, not on the first take-over: importing the Elasticsearch client takes
 # seconds of CPU, and in the restore thread it would hold the GIL while Faust recovers partitions.
 from processors.dedup_restore import restore_index
-from processors.delivery import Delivery, Output
+from processors.delivery import Delivery, Original, Output, Where
 from processors.metrics import WorkerMetrics
 from processors.publish import Decided, Publisher
+from processors.raw_lookup import fetch_record
 from processors.records import Coordinates, Enriched
 from processors.routing import RoutedArticle, article_labels
 
@@ -84,7 +85,7 @@ class Envelope:
     article: RoutedArticle
     ts: float  # ingest time: the index's clock for its age bound
     signature: np.ndarray | None  # None: too few words to compare
-    source: str  # where stage 1 read the raw record, for messages
+    source: Where  # where stage 1 read the raw record
     body: bytes  # the enriched article JSON without "cluster_id"
 
 
@@ -93,7 +94,7 @@ def envelope(result: Enriched, where: Coordinates) -> bytes:
     a = result.article
     head = {"v": ENVELOPE_VERSION, "id": a.id, "url": a.url, "labels": article_labels(a),
             "ts": a.ingested_at.timestamp(), "sig": result.signature,
-            "src": f"{where.topic}[{where.partition}]@{where.offset}"}
+            "src": [where.topic, where.partition, where.offset]}
     # The head never holds a raw newline (JSON escapes it), so the first one ends it.
     return orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" + result.value
 
@@ -111,7 +112,7 @@ def open_envelope(value: bytes | None, num_perm: int) -> Envelope:
         sig = head["sig"]
         signature = None if sig is None else np.asarray(sig, dtype=np.uint32)
         article = RoutedArticle(str(head["id"]), str(head["url"]), tuple(map(str, head["labels"])))
-        ts, source = float(head["ts"]), str(head.get("src"))
+        ts, source = float(head["ts"]), raw_source(head)
     except BadEnvelope:
         raise
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -120,6 +121,34 @@ def open_envelope(value: bytes | None, num_perm: int) -> Envelope:
         raise BadEnvelope(f"signature of shape {signature.shape}, this stage expects "
                           f"({num_perm},): were the workers started with other dedup settings?")
     return Envelope(article, ts, signature, source, body)
+
+
+def raw_source(head: dict[str, Any]) -> Where:
+    topic, partition, offset = head["src"]
+    return (None if topic is None else str(topic), None if partition is None else int(partition),
+            None if offset is None else int(offset))
+
+
+def raw_original(settings: Settings) -> Original:
+    """For the stage's delivery: a dead letter replacing a refused record keeps the raw input,
+    read back from news.raw (``processors.raw_lookup``), and points at it -- or, when it cannot
+    be read, the envelope, pointing at the stage's topic (a replay then re-drives the stage)."""
+
+    async def original(out: Output) -> tuple[bytes, Where]:
+        try:
+            topic, partition, offset = raw_source(orjson.loads(out.raw.partition(b"\n")[0]))
+        except Exception:  # not an envelope: keep what was read
+            return out.raw, out.where
+        if topic is None or partition is None or offset is None:
+            return out.raw, out.where
+        raw = await asyncio.to_thread(fetch_record, settings, topic, partition, offset)
+        if raw is None:
+            log.warning("raw record %s[%s]@%s not found; the dead letter keeps the envelope",
+                        topic, partition, offset)
+            return out.raw, out.where
+        return raw, (topic, partition, offset)
+
+    return original
 
 
 def with_cluster(body: bytes, cluster_id: str) -> bytes:

@@ -23,7 +23,7 @@ from newsflow.core.clients import faust_broker_config
 from newsflow.core.contract import DeadLetter
 from newsflow.core.settings import Settings, get_settings
 from processors.dedup_restore import restore_index
-from processors.dedup_stage import DedupStage, stage_topic
+from processors.dedup_stage import DedupStage, raw_original, stage_topic
 from processors.delivery import Delivery
 from processors.enrich import Enricher
 from processors.enrich_step import EnrichStep
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     stage: DedupStage | None = None
     if staged:
         stage_metrics = WorkerMetrics(app, station=DEDUP_STATION)
-        stage_delivery = Delivery(dlq_topic)
+        stage_delivery = Delivery(dlq_topic, original=raw_original(settings))
         stage_delivery.on_dead_letter = counting(stats, stage_metrics)
         topic = stage_topic(app, settings)
         stage = DedupStage(app, settings, topic, publisher, stage_delivery, stage_metrics,

@@ -94,7 +94,7 @@ def test_routing_from_the_envelope_head_equals_routing_from_the_article(deferred
                        "الدوري السعودي لكرة القدم وسجل المهاجم هدفين في الشوط الثاني " * 3)
     env = open_envelope(envelope(result, WHERE), 128)
     assert env.article == routed(result.article) and env.article.labels
-    assert env.source == "news.raw[2]@41"
+    assert env.source == ("news.raw", 2, 41)
     value = decide(NearDuplicateIndex(), env)
 
     def records(article: object) -> list[tuple[str, bytes, bytes]]:
@@ -112,7 +112,8 @@ def test_routing_from_the_envelope_head_equals_routing_from_the_article(deferred
     (b'{"v": 1, "id": "x"}\n{"id": "x"}', "KeyError"),
     (b'{"v": 1, "id": "x", "url": "u", "labels": [], "ts": 1.0, "sig": [-1]}\n{"id": "x"}',
      "envelope head"),
-    (b'{"v": 1, "id": "x", "url": "u", "labels": [], "ts": 1.0, "sig": [1, 2]}\n{"id": "x"}',
+    (b'{"v": 1, "id": "x", "url": "u", "labels": [], "ts": 1.0, "sig": [1, 2],'
+     b' "src": ["r", 0, 1]}\n{"id": "x"}',
      "other dedup settings"),
 ])
 def test_a_record_that_is_no_envelope_is_refused_with_its_reason(value: bytes | None,
