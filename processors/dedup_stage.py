@@ -267,4 +267,4 @@ class DedupStage:
         return {"enabled": True, "topic": self.settings.topic_dedup_stage, "owned": self.owned,
                 "articles": None if self.index is None else len(self.index),
                 "state_bytes": None if self.index is None else self.index.nbytes,
-                "decided": self.decided}
+                "decided": self.decided, "send_retries": self.delivery.retries}

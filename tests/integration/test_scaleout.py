@@ -69,9 +69,10 @@ def _health(port: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _pipeline(settings: Settings, workers: int, log_dir: Path) -> Iterator[list[int]]:
+def _pipeline(settings: Settings, workers: int, log_dir: Path
+              ) -> Iterator[list[tuple[int, subprocess.Popen[bytes]]]]:
     """Setup, ``workers`` workers and one indexer, as users start them; yields the workers'
-    web ports once the group is stable. Removes topics, index and groups afterwards."""
+    (web port, process) once the group is stable. Removes topics, index and groups after."""
     from newsflow.bench.extra import wait_group_stable
     from newsflow.bench.stages import cleanup
     from newsflow.provision import run_setup
@@ -98,7 +99,7 @@ def _pipeline(settings: Settings, workers: int, log_dir: Path) -> Iterator[list[
             wait_worker_ready(f"http://127.0.0.1:{port}/health", procs[i],
                               log_dir / f"{settings.app_id}-worker{i}.log")
         wait_group_stable(settings, workers)
-        yield ports
+        yield list(zip(ports, procs, strict=False))
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -125,14 +126,14 @@ def _run(settings: Settings, workers: int, log_dir: Path) -> dict[str, Any]:
     """Originals first (until indexed), then the copies: 'first seen' is the original in
     every run, so cluster ids -- not only the groupings -- must agree."""
     originals, copies = _stories()
-    with _pipeline(settings, workers, log_dir) as ports:
+    with _pipeline(settings, workers, log_dir) as members:
         with ArticleProducer(settings) as producer:
             first = {producer.send(a) for a in originals}
         _indexed_clusters(settings, first)
         with ArticleProducer(settings) as producer:
             rest = {producer.send(a) for a in copies}
         clusters = _indexed_clusters(settings, first | rest)
-        health = [_health(port) for port in ports]
+        health = [_health(port) for port, _ in members]
         partitions = _raw_partitions(settings)
         labelled = _label_clusters(settings)
     return {"clusters": clusters, "health": health, "partitions": partitions,
@@ -202,3 +203,37 @@ def test_three_workers_find_the_clusters_one_finds(stack_settings: Settings,
     assert three["labelled"], "no per-label copy at all: the label check would be vacuous"
     for (_topic, aid), cluster in three["labelled"].items():
         assert cluster == three["clusters"][aid]
+
+
+def test_the_stage_moves_to_a_surviving_worker_with_its_clusters(stack_settings: Settings,
+                                                                tmp_path: Path) -> None:
+    """SIGKILL the worker that runs the near-duplicate stage: the other worker takes the stage
+    over, rebuilds the index from Elasticsearch, and the copies sent afterwards -- some of them
+    on the dead worker's partitions -- still join their originals; nothing is lost."""
+    import time
+
+    if not stack_settings.dedup_stage:
+        pytest.skip("NEWSFLOW_DEDUP_STAGE=false: no stage to move")
+    settings = _private(stack_settings, "move")
+    originals, copies = _stories()
+    with _pipeline(settings, 2, tmp_path) as members:
+        with ArticleProducer(settings) as producer:
+            first = {producer.send(a) for a in originals}
+        _indexed_clusters(settings, first)
+        owners = [(port, proc) for port, proc in members if _health(port)["dedup_stage"]["owned"]]
+        assert len(owners) == 1, [_health(port)["dedup_stage"] for port, _ in members]
+        owners[0][1].kill()
+        survivor = next(port for port, proc in members if proc is not owners[0][1])
+        deadline = time.monotonic() + 180
+        while not _health(survivor)["dedup_stage"]["owned"]:
+            assert time.monotonic() < deadline, "the stage never moved to the survivor"
+            time.sleep(1)
+        with ArticleProducer(settings) as producer:
+            rest = {producer.send(a) for a in copies}
+        clusters = _indexed_clusters(settings, first | rest)
+        stage = _health(survivor)["dedup_stage"]
+    assert stage["articles"] >= STORIES  # rebuilt from the index, then the copies
+    for i in range(STORIES):
+        original = article_id(f"https://example.org/wire/{i}")
+        for c in range(COPIES):
+            assert clusters[article_id(f"https://example.org/paper{c}/{i}")] == original
