@@ -120,3 +120,17 @@ def test_a_record_that_is_no_envelope_is_refused_with_its_reason(value: bytes | 
                                                                  reason: str) -> None:
     with pytest.raises(BadEnvelope, match=reason):
         open_envelope(value, 128)
+
+
+def test_a_refused_record_without_raw_coordinates_keeps_what_the_stage_read() -> None:
+    """The read-back of news.raw (processors.raw_lookup, covered on a real broker by
+    tests/integration/test_reliability.py) is only tried with coordinates to read."""
+    from newsflow.core.settings import Settings
+    from processors.dedup_stage import raw_original
+    from processors.delivery import Output
+
+    original = raw_original(Settings())
+    no_coords = b'{"v": 1, "src": [null, null, null]}\n{"id": "x"}'
+    for raw in (b"not an envelope", no_coords):
+        out = Output(None, b"k", b"v", raw, ("stage", 0, 9))
+        assert asyncio.run(original(out)) == (raw, ("stage", 0, 9))
