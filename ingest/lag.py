@@ -30,12 +30,16 @@ class PartitionLag:
         return {**asdict(self), "lag": self.lag}
 
 
-def pipeline_groups(settings: Settings) -> dict[str, str]:
-    """Consumer group -> the topic it reads (Faust's group id is the app id)."""
-    return {settings.app_id: settings.topic_raw, settings.indexer_group: settings.topic_enriched}
+def pipeline_groups(settings: Settings) -> list[tuple[str, str]]:
+    """(consumer group, a topic it reads). Faust's group id is the app id; the worker group
+    also reads the near-duplicate stage's topic, whose lag says whether the stage keeps up."""
+    groups = [(settings.app_id, settings.topic_raw)]
+    if settings.dedup_stage:
+        groups.append((settings.app_id, settings.topic_dedup_stage))
+    return [*groups, (settings.indexer_group, settings.topic_enriched)]
 
 
-def _group_offsets(admin: KafkaAdminClient, groups: dict[str, str]) -> Any:
+def _group_offsets(admin: KafkaAdminClient, groups: list[str]) -> Any:
     """Committed offsets per group. On a fresh cluster the first FindCoordinator makes the broker
     create __consumer_offsets and answers COORDINATOR_NOT_AVAILABLE meanwhile: retry ~10 s."""
     from kafka.errors import CoordinatorNotAvailableError
@@ -55,9 +59,9 @@ def consumer_lag(settings: Settings) -> list[PartitionLag]:
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-lag")
     consumer = KafkaConsumer(**kafka_config(settings), group_id=None)
     try:
-        committed = _group_offsets(admin, groups)
+        committed = _group_offsets(admin, [group for group, _ in groups])
         out = []
-        for group, topic in groups.items():
+        for group, topic in groups:
             parts = consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in sorted(parts)]
             starts, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)

@@ -81,6 +81,14 @@ def topic_specs(
                 "max.message.bytes": str(DLQ_MAX_BYTES),
             },
         ),
+        # The worker's near-duplicate stage (processors.dedup_stage): ONE partition, so one
+        # worker decides every cluster; records as large as news.enriched takes. Time-based
+        # retention (the broker's), like news.raw: the stage is never far behind.
+        *(
+            [one_partition(spec(settings.topic_dedup_stage, **{
+                "compression.type": "producer", "max.message.bytes": str(DLQ_MAX_BYTES)}))]
+            if settings.dedup_stage else []
+        ),
         spec(
             settings.topic_dlq,
             **{"max.message.bytes": str(DLQ_MAX_BYTES), "retention.ms": str(30 * 24 * 3600 * 1000)},
@@ -98,6 +106,11 @@ def topic_specs(
             for name in label_topics
         ),
     ]
+
+
+def one_partition(topic: NewTopic) -> NewTopic:
+    topic.num_partitions = 1
+    return topic
 
 
 def ensure_topics(settings: Settings, label_topics: Sequence[str] = ()) -> dict[str, str]:

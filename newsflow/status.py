@@ -140,7 +140,23 @@ def endpoint_rows(ep: Endpoint) -> list[tuple[str, str]]:
             value = histogram_quantile(s, "newsflow_stage_seconds", 0.99, station=st,
                                        stage=stage)
             rows.append((f"{stage} p99", _sec(value)))
+        rows.extend(dedup_stage_rows(ep))
     return rows
+
+
+def dedup_stage_rows(ep: Endpoint) -> list[tuple[str, str]]:
+    """The near-duplicate stage (station ``dedup``), shown by the one worker that runs it."""
+    s = ep.after
+    if s is None or not total(s, "newsflow_records_in_total", station="dedup"):
+        return []
+    decide = histogram_quantile(s, "newsflow_stage_seconds", 0.99, station="dedup",
+                                stage="decide")
+    return [
+        ("near-duplicate stage out /s", _num(rate(ep, "newsflow_records_out_total",
+                                                  station="dedup"))),
+        ("near-duplicate stage lag", _num(total(s, "newsflow_consumer_lag", station="dedup"))),
+        ("near-duplicate decide p99", _sec(decide)),
+    ]
 
 
 def _num(v: float | None) -> str:

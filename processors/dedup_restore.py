@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -9,6 +11,9 @@ from elasticsearch import NotFoundError, helpers
 
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
+from processors.dedup import NearDuplicateIndex
+
+log = logging.getLogger(__name__)
 
 
 def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, float]]:
@@ -40,3 +45,17 @@ def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, fl
     finally:
         es.close()
     yield from reversed(newest)
+
+
+async def restore_index(index: NearDuplicateIndex, settings: Settings) -> int:
+    """Rebuild ``index`` from what is already indexed, so clusters survive a restart or a move
+    of the near-duplicate stage to another worker. Returns how many articles it holds after.
+    A missing or unreachable Elasticsearch only costs cluster continuity."""
+    try:
+        items = await asyncio.to_thread(lambda: list(recent_cluster_items(settings)))
+    except Exception as exc:
+        log.warning("near-duplicate state not restored (%s); starting empty", exc)
+        return len(index)
+    index.rebuild(items)
+    log.info("near-duplicate state restored from %d indexed articles", len(items))
+    return len(index)

@@ -39,12 +39,13 @@ class Output:
     topic: Any  # faust.TopicT
     key: bytes
     value: bytes
-    raw: bytes  # the input record as read from news.raw
+    raw: bytes  # the input record as this station read it (news.raw, or the stage's topic)
     where: tuple[str | None, int | None, int | None]
     dead: DeadLetter | None = None  # set when this output is itself a dead letter
     shrink_step: int = 0
     replays: int = 0  # carried as a header so later stages know the record is a replay
     timestamp: float | None = None  # seconds; None: the producer's clock at send time
+    partition: int | None = None  # None: by key (the near-duplicate stage's topic: always 0)
 
     @property
     def headers(self) -> list[tuple[str, bytes]] | None:
@@ -52,11 +53,15 @@ class Output:
 
 
 Sender = Callable[[Output], Awaitable[None]]
+Where = tuple[str | None, int | None, int | None]
+# The input a dead letter replacing ``out`` keeps, and where it was read: ``out.raw`` and
+# ``out.where`` unless a station knows better (the near-duplicate stage reads news.raw back).
+Original = Callable[[Output], Awaitable[tuple[bytes, Where]]]
 
 
 async def send_and_ack(out: Output) -> None:
     fut = await out.topic.send(key=out.key, value=out.value, headers=out.headers,
-                               timestamp=out.timestamp)
+                               timestamp=out.timestamp, partition=out.partition)
     await fut
 
 
@@ -69,9 +74,11 @@ async def _attempt(send: Sender, out: Output) -> BaseException | None:
 
 
 class Delivery:
-    def __init__(self, dlq_topic: Any, send: Sender = send_and_ack) -> None:
+    def __init__(self, dlq_topic: Any, send: Sender = send_and_ack,
+                 original: Original | None = None) -> None:
         self.dlq_topic = dlq_topic
         self.send = send
+        self.original = original
         self.retries = 0
         self.rerouted = 0  # outputs replaced by a dead letter because the record was the cause
         self.on_dead_letter: Callable[[DeadLetter], None] = lambda dl: None
@@ -84,7 +91,7 @@ class Delivery:
         while pending:
             errors = await asyncio.gather(*[_attempt(self.send, o) for o in pending])
             failed = [(o, e) for o, e in zip(pending, errors, strict=True) if e is not None]
-            pending = [self._next_try(o, e) for o, e in failed]
+            pending = [await self._next_try(o, e) for o, e in failed]
             # Unchanged outputs are retries (re-routed or shrunk ones are new attempts).
             retrying = [n for n, (o, _e) in zip(pending, failed, strict=True) if n is o]
             if not retrying:
@@ -101,27 +108,28 @@ class Delivery:
             )
             await asyncio.sleep(delay)
 
-    def _next_try(self, out: Output, exc: BaseException) -> Output:
+    async def _next_try(self, out: Output, exc: BaseException) -> Output:
         judged = kafka_send_verdict(exc)
         if judged.verdict is Verdict.RETRY:
             return out
         if out.dead is None:  # an enriched record the topic cannot take: dead-letter it
             self.rerouted += 1
+            raw, where = await self.original(out) if self.original else (out.raw, out.where)
             dl = dead_letter(
                 ROUTE_STAGE,
                 f"enriched record of {len(out.value)} bytes refused by {out.topic}: "
                 f"{judged.reason}",
                 judged.error_type,
-                out.raw,
+                raw,
                 key=out.key.decode("utf-8", "replace"),
-                source_topic=out.where[0],
-                source_partition=out.where[1],
-                source_offset=out.where[2],
+                source_topic=where[0],
+                source_partition=where[1],
+                source_offset=where[2],
                 replays=out.replays,
             )
             self.on_dead_letter(dl)
             log.warning("dead-lettered %s at stage route: %s", dl.key, dl.error[:300])
-            return Output(self.dlq_topic, out.key, encode_dead_letter(dl), out.raw, out.where, dl,
+            return Output(self.dlq_topic, out.key, encode_dead_letter(dl), raw, where, dl,
                           replays=out.replays)
         if is_size_error(exc) and out.shrink_step < len(SHRINK_BUDGETS):
             dl = shrink_dead_letter(out.dead, out.shrink_step)

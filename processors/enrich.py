@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import numpy as np
 import py3langid
 
 from newsflow.core.arabic import clean_display, fold_text
@@ -69,8 +70,11 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[[], T]) -> T:
 
 
 class Enricher:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, defer_dedup: bool = False) -> None:
+        """``defer_dedup``: compute the MinHash signature but leave ``cluster_id`` for a later
+        stage to decide (the worker's near-duplicate stage, ``processors.dedup_stage``)."""
         self.settings = settings or get_settings()
+        self.defer_dedup = defer_dedup
         self.entities = get_extractor(self.settings.ner_backend)
         self.topics = TopicTagger.from_settings(self.settings)
         self.dedup = NearDuplicateIndex.from_settings(self.settings)
@@ -101,6 +105,12 @@ class Enricher:
         return self.topics.tag(fold_text(title), body_normalized)
 
     def enrich(self, raw: RawArticle, now: datetime | None = None) -> EnrichedArticle:
+        return self.enrich_signed(raw, now)[0]
+
+    def enrich_signed(self, raw: RawArticle, now: datetime | None = None
+                      ) -> tuple[EnrichedArticle, np.ndarray | None]:
+        """The article and, with ``defer_dedup``, its MinHash signature (None: too short to
+        compare, or clustered here already)."""
         stages: dict[str, float] = {}
         ingested = now or datetime.now(UTC)
         title, body, normalized = _timed(stages, "clean", lambda: self.clean(raw))
@@ -110,10 +120,14 @@ class Enricher:
         aid = article_id(raw.url)
         entities = _timed(stages, "entities", lambda: self.extract_entities(body))
         topics = _timed(stages, "topics", lambda: self.tag_topics(title, normalized))
-        cluster = _timed(
-            stages, "dedup", lambda: self.dedup.assign(aid, normalized, ingested.timestamp())
-        )
-        return EnrichedArticle(
+        signature, cluster = None, None
+        if self.defer_dedup:  # the signature is the costly part; the decision is the stage's
+            signature = _timed(stages, "dedup", lambda: self.dedup.signature(normalized))
+        else:
+            cluster = _timed(
+                stages, "dedup", lambda: self.dedup.assign(aid, normalized, ingested.timestamp())
+            )
+        article = EnrichedArticle(
             id=aid,
             url=canonical_url(raw.url),
             source=raw.source,
@@ -129,3 +143,4 @@ class Enricher:
             processing=Processing(version=__version__, stages=stages),
             metadata=raw.metadata,
         )
+        return article, signature

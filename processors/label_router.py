@@ -2,10 +2,12 @@
 
 Where the *previous* labels of an article come from (needed for retractions):
 
-1. a bounded in-process memory of what this worker routed last (article id -> labels). Articles
-   are keyed by id on ``news.raw``, so re-sends of one article come back to the same partition
-   and, between rebalances, to the same worker: the memory answers the common case at once,
-   including a re-send seconds after the first version (before the indexer has caught up);
+1. a bounded in-process memory of what this router sent last (article id -> labels). With the
+   near-duplicate stage (the default) one router, the stage's, sees every article of every
+   partition; without it, articles are keyed by id on ``news.raw``, so re-sends of one article
+   come back to the same partition and, between rebalances, to the same worker. Either way the
+   memory answers the common case at once, including a re-send seconds after the first version
+   (before the indexer has caught up). It is emptied when the stage moves to another worker;
 2. on a miss (new article, restart, a partition that moved here), one ``mget`` per batch of
    ``topic_labels`` from Elasticsearch, which holds the last indexed version of every article.
 
@@ -31,7 +33,13 @@ from typing import Any
 
 from newsflow.core.contract import EnrichedArticle
 from newsflow.core.settings import Settings
-from processors.routing import LabelRecord, LabelRouting, article_labels, label_records
+from processors.routing import (
+    LabelRecord,
+    LabelRouting,
+    RoutedArticle,
+    article_labels,
+    label_records,
+)
 
 log = logging.getLogger(__name__)
 MEMORY_CAPACITY = 200_000  # ids; ~30 MB at worst, about a day of a large newsroom's intake
@@ -117,7 +125,8 @@ class LabelRouter:
         routing = LabelRouting.from_settings(settings)
         return cls(routing, elasticsearch_lookup(settings) if routing.enabled else None)
 
-    async def _recall(self, articles: Sequence[EnrichedArticle]) -> dict[str, tuple[str, ...]]:
+    async def _recall(self, articles: Sequence[EnrichedArticle | RoutedArticle]
+                      ) -> dict[str, tuple[str, ...]]:
         missing = list(dict.fromkeys(a.id for a in articles if a.id not in self.memory))
         if not missing or self.lookup is None:
             return {}
@@ -128,8 +137,8 @@ class LabelRouter:
             log.warning("previous labels of %d articles unknown (%s)", len(missing), exc)
             return {}
 
-    async def records(self, articles: Sequence[EnrichedArticle], values: Sequence[bytes]
-                      ) -> list[list[LabelRecord]]:
+    async def records(self, articles: Sequence[EnrichedArticle | RoutedArticle],
+                      values: Sequence[bytes]) -> list[list[LabelRecord]]:
         """Per-label records of each article of the batch, in batch order (a second version of
         an article in the same batch sees the first one's labels)."""
         if not self.routing.enabled or not articles:
@@ -147,6 +156,10 @@ class LabelRouter:
             out.append(records)
             self.memory.remember(article.id, article_labels(article))
         return out
+
+    def forget(self) -> None:
+        """Drop the memory: another router may have sent newer versions meanwhile."""
+        self.memory = PreviousLabels(self.memory.capacity)
 
     def _count(self, records: list[LabelRecord]) -> None:
         for topic, _key, value in records:

@@ -16,12 +16,14 @@ from newsflow.core.metrics import (
     DEAD_LETTERS,
     RECORDS_IN,
     RECORDS_OUT,
+    STAGE_SECONDS,
     exposition,
     observe_stages,
 )
 from processors.records import Enriched
 
 STATION = "worker"
+DEDUP_STATION = "dedup"
 
 
 def quiet_faust_timers() -> None:
@@ -32,16 +34,21 @@ def quiet_faust_timers() -> None:
 
 
 class WorkerMetrics:
-    """Counts what the agent consumed and routed; lag from the consumer's cached high-water
-    marks (no broker round trip)."""
+    """Counts what an agent consumed and routed; lag from the consumer's cached high-water
+    marks (no broker round trip). One per agent: ``station`` "worker" for the enrich step
+    (its ``destination``: "enriched", or "dedup_stage" when the near-duplicate stage publishes),
+    ``DEDUP_STATION`` for the near-duplicate stage, so a station's records in and out agree."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, station: str = STATION,
+                 destination: str = "enriched") -> None:
         self.app = app
+        self.station = station
         self._lag: dict[Any, int] = {}
-        self._in = RECORDS_IN.labels(STATION)
+        self._in = RECORDS_IN.labels(station)
         # Created up front so every series exists (at 0) from the first scrape.
-        self._out = RECORDS_OUT.labels(STATION, "enriched")
-        RECORDS_OUT.labels(STATION, "dlq")
+        self._out = RECORDS_OUT.labels(station, destination)
+        RECORDS_OUT.labels(station, "dlq")
+        self._decide = STAGE_SECONDS.labels(station, "decide")
 
     def consumed(self, events: Sequence[Any]) -> None:
         self._in.inc(len(events))
@@ -56,17 +63,22 @@ class WorkerMetrics:
                     self._lag[tp] = max(0, int(high) - offset - 1)
         except Exception:  # lag is informative; a consumer mid-rebalance may not know it
             return
-        CONSUMER_LAG.labels(STATION).set(sum(self._lag.values()))
+        CONSUMER_LAG.labels(self.station).set(sum(self._lag.values()))
 
     def enriched(self, result: Enriched) -> None:
         self._out.inc()
-        observe_stages(STATION, result.article.processing.stages)
+        observe_stages(self.station, result.article.processing.stages)
+
+    def decided(self, seconds: float) -> None:
+        """One cluster decided and its article published by the near-duplicate stage."""
+        self._out.inc()
+        self._decide.observe(seconds)
 
     def dead_lettered(self, dl: DeadLetter) -> None:
         """Every dead letter the worker sends: enrichment failures and records the broker
         refused (``processors.delivery`` reroutes those)."""
-        RECORDS_OUT.labels(STATION, "dlq").inc()
-        DEAD_LETTERS.labels(STATION, dl.stage, dl.error_type or "unknown").inc()
+        RECORDS_OUT.labels(self.station, "dlq").inc()
+        DEAD_LETTERS.labels(self.station, dl.stage, dl.error_type or "unknown").inc()
 
 
 def add_metrics_page(app: faust.App) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 from pydantic import ValidationError
 
@@ -17,8 +18,9 @@ from processors.enrich import Enricher
 @dataclass(frozen=True, slots=True)
 class Enriched:
     key: bytes
-    value: bytes
+    value: bytes  # with a deferred cluster: the article JSON without its "cluster_id" key
     article: EnrichedArticle
+    signature: np.ndarray | None = None  # MinHash, when the cluster is decided downstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,11 @@ def decode_raw(value: bytes | None) -> RawArticle:
         raise StageError("validate", validation_reason(exc), "ValidationError") from exc
 
 
-def encode_enriched(article: EnrichedArticle) -> bytes:
+def encode_enriched(article: EnrichedArticle, *, without_cluster: bool = False) -> bytes:
+    """``without_cluster``: leave the key out, for the near-duplicate stage to append
+    (``processors.dedup_stage.with_cluster``) without decoding the article again."""
+    if without_cluster:
+        return orjson.dumps(article.model_dump(mode="json", exclude={"cluster_id"}))
     return orjson.dumps(article.model_dump(mode="json"))
 
 
@@ -70,14 +76,14 @@ def process_record(
     try:
         raw = decode_raw(value)
         try:
-            article = enricher.enrich(raw)
+            article, signature = enricher.enrich_signed(raw)
         except Exception as exc:  # one bad record must not stop the partition
             raise StageError("enrich", str(exc) or repr(exc), type(exc).__name__) from exc
         try:
-            value = encode_enriched(article)
+            value = encode_enriched(article, without_cluster=enricher.defer_dedup)
         except Exception as exc:  # e.g. metadata orjson cannot encode
             raise StageError("encode", str(exc) or repr(exc), type(exc).__name__) from exc
-        return Enriched(article.id.encode(), value, article)
+        return Enriched(article.id.encode(), value, article, signature)
     except StageError as exc:
         return Failed(
             dead_letter(

@@ -56,13 +56,29 @@ class LabelRouting:
         return [self.topic(label) for label in dict.fromkeys(labels) if self.has_stream(label)]
 
 
-def article_labels(article: EnrichedArticle) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class RoutedArticle:
+    """What routing reads of an article. The near-duplicate stage (processors.dedup_stage)
+    routes from this summary, carried in its envelope, rather than decoding the whole article."""
+
+    id: str
+    url: str
+    labels: tuple[str, ...]
+
+
+def article_labels(article: EnrichedArticle | RoutedArticle) -> tuple[str, ...]:
+    if isinstance(article, RoutedArticle):
+        return article.labels
     return tuple(dict.fromkeys(t.label for t in article.topics))
+
+
+def routed(article: EnrichedArticle) -> RoutedArticle:
+    return RoutedArticle(article.id, article.url, article_labels(article))
 
 
 def label_records(
     routing: LabelRouting,
-    article: EnrichedArticle,
+    article: EnrichedArticle | RoutedArticle,
     value: bytes,
     previous: Iterable[str] | None,
 ) -> list[LabelRecord]:

@@ -1,18 +1,19 @@
 """The Faust worker: a thin shell around ``processors.records.process_record``.
 
-It only moves records: ``news.raw`` in, ``news.enriched`` or ``news.dlq`` out. Faust acks an
-event as soon as the ``async for`` moves on (even after an exception), so every event is handled
-inside a try and its output is delivered (``processors.delivery``: awaited to the broker
-acknowledgement, dead-lettered when the record itself is refused) before the loop advances.
-concurrency=1 because higher values can commit past an unfinished
-event (faust-streaming#606)."""
+It only moves records: ``news.raw`` in; ``news.enriched``, the per-label streams or
+``news.dlq`` out. Two agents (see ``processors.dedup_stage``): the enrich step on every
+``news.raw`` partition this worker holds, and the near-duplicate stage on the stage topic's one
+partition, which one worker of the group holds. Faust acks an event as soon as the ``async
+for`` moves on (even after an exception), so every event is handled inside a try and its
+output is delivered (``processors.delivery``: awaited to the broker acknowledgement,
+dead-lettered when the record itself is refused) before the loop advances. concurrency=1
+because higher values can commit past an unfinished event (faust-streaming#606)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,13 +21,21 @@ import faust
 
 from newsflow.core.clients import faust_broker_config
 from newsflow.core.contract import DeadLetter
-from newsflow.core.deadletter import encode_dead_letter, replays_from_headers
 from newsflow.core.settings import Settings, get_settings
-from processors.delivery import Delivery, Output
+from processors.dedup_restore import restore_index
+from processors.dedup_stage import DedupStage, raw_original, stage_topic
+from processors.delivery import Delivery
 from processors.enrich import Enricher
+from processors.enrich_step import EnrichStep
 from processors.label_router import LabelRouter
-from processors.metrics import QuietMonitor, WorkerMetrics, add_metrics_page, quiet_faust_timers
-from processors.records import Coordinates, Enriched, Failed, process_record
+from processors.metrics import (
+    DEDUP_STATION,
+    QuietMonitor,
+    WorkerMetrics,
+    add_metrics_page,
+    quiet_faust_timers,
+)
+from processors.publish import Publisher
 
 log = logging.getLogger(__name__)
 BATCH_MAX = 200
@@ -59,18 +68,15 @@ class WorkerStats:
             ),
         }
 
+    def count_dead_letter(self, dl: DeadLetter) -> None:
+        self.dead_lettered += 1
+        self.dlq_by_stage[dl.stage] = self.dlq_by_stage.get(dl.stage, 0) + 1
 
-def create_app(settings: Settings | None = None, *, web_port: int | None = None) -> faust.App:
-    """The Faust app with its one agent; raises on bad enrichment settings before any I/O."""
-    settings = settings or get_settings()
-    # Built before Faust starts so that a bad taxonomy file or missing NER data stops the
-    # command with its message, rather than crashing the agent inside a running worker.
-    enricher = Enricher(settings)
-    stats = WorkerStats()
-    label_router = LabelRouter.from_settings(settings)
+
+def faust_app(settings: Settings, web_port: int | None) -> faust.App:
     datadir = settings.stack_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         **faust_broker_config(settings),
         key_serializer="raw",
@@ -85,70 +91,63 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         datadir=str(datadir),
         Monitor=QuietMonitor,
     )
-    raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
-    enriched_topic = app.topic(settings.topic_enriched, key_type=bytes, value_type=bytes)
-    dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
-    app.newsflow_stats = stats  # type: ignore[attr-defined]
-    label_topics: dict[str, faust.TopicT] = {}
 
-    def label_topic(name: str) -> faust.TopicT:
-        if name not in label_topics:
-            label_topics[name] = app.topic(name, key_type=bytes, value_type=bytes)
-        return label_topics[name]
-    metrics = WorkerMetrics(app)
-    quiet_faust_timers()
 
-    delivery = Delivery(dlq_topic)
-
-    def count_dead_letter(dl: DeadLetter) -> None:
-        stats.dead_lettered += 1
-        stats.dlq_by_stage[dl.stage] = stats.dlq_by_stage.get(dl.stage, 0) + 1
+def counting(stats: WorkerStats, metrics: WorkerMetrics) -> Callable[[DeadLetter], None]:
+    def count(dl: DeadLetter) -> None:
+        stats.count_dead_letter(dl)
         metrics.dead_lettered(dl)
+    return count
 
-    delivery.on_dead_letter = count_dead_letter
 
-    def route(result: Enriched | Failed, where: Coordinates, raw: bytes) -> Output:
-        stats.processed += 1
-        coords = (where.topic, where.partition, where.offset)
-        if isinstance(result, Enriched):
-            stats.enriched += 1
-            metrics.enriched(result)
-            # The raw record's produce time travels on: the indexer's produce->indexed latency.
-            return Output(enriched_topic, result.key, result.value, raw, coords,
-                          replays=where.replays, timestamp=where.timestamp)
-        dl = result.dead_letter
-        count_dead_letter(dl)
-        log.warning(
-            "dead-lettered %s at %s/%s/%s, stage %s: %s",
-            dl.key, where.topic, where.partition, where.offset, dl.stage, dl.error[:200],
-        )
-        key = (dl.key or "").encode()
-        return Output(dlq_topic, key, encode_dead_letter(dl), raw, coords, dl,
-                      replays=where.replays)
+def create_app(settings: Settings | None = None, *, web_port: int | None = None) -> faust.App:
+    """The Faust app and its agents; raises on bad enrichment settings before any I/O."""
+    settings = settings or get_settings()
+    staged = settings.dedup_stage
+    # Built before Faust starts so that a bad taxonomy file or missing NER data stops the
+    # command with its message, rather than crashing the agent inside a running worker.
+    enricher = Enricher(settings, defer_dedup=staged)
+    label_router = LabelRouter.from_settings(settings)
+    app = faust_app(settings, web_port)
+    stats = WorkerStats()
+    app.newsflow_stats = stats  # type: ignore[attr-defined]
+    dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes)
+    publisher = Publisher(app, app.topic(settings.topic_enriched, key_type=bytes,
+                                         value_type=bytes), label_router)
+    metrics = WorkerMetrics(app, destination="dedup_stage" if staged else "enriched")
+    delivery = Delivery(dlq_topic)
+    delivery.on_dead_letter = counting(stats, metrics)
+    stage: DedupStage | None = None
+    if staged:
+        stage_metrics = WorkerMetrics(app, station=DEDUP_STATION)
+        stage_delivery = Delivery(dlq_topic, original=raw_original(settings))
+        stage_delivery.on_dead_letter = counting(stats, stage_metrics)
+        topic = stage_topic(app, settings)
+        stage = DedupStage(app, settings, topic, publisher, stage_delivery, stage_metrics,
+                           stage_delivery.on_dead_letter)
+        step = EnrichStep(enricher, dlq_topic, metrics, delivery.on_dead_letter,
+                          stage_topic=topic)
+    else:
+        step = EnrichStep(enricher, dlq_topic, metrics, delivery.on_dead_letter,
+                          publisher=publisher)
+        app.on_partitions_assigned.connect(cast(Any, warn_if_not_alone(settings)))
+    quiet_faust_timers()
+    raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
+    app.agent(raw_topic, name=f"{settings.app_id}-enrich", concurrency=1)(
+        enrich_agent(step, delivery, stats, restore=None if staged else enricher))
+    add_pages(app, stats, label_router, stage)
+    return app
 
-    def process_batch(events: list[Any], enriched: list[tuple[Enriched, Output]]
-                      ) -> list[Output]:
-        outputs = []
-        for event in events:
-            msg = event.message
-            replays = replays_from_headers(msg.headers) if msg.headers else 0
-            where = Coordinates(msg.topic, msg.partition, msg.offset, replays, msg.timestamp)
-            result = process_record(enricher, event.key, event.value, where)
-            outputs.append(route(result, where, event.value or b""))
-            if isinstance(result, Enriched):
-                enriched.append((result, outputs[-1]))
-        return outputs
 
-    async def label_outputs(enriched: list[tuple[Enriched, Output]]) -> list[Output]:
-        per_article = await label_router.records(
-            [e.article for e, _ in enriched], [e.value for e, _ in enriched])
-        return [Output(label_topic(topic), key, value, out.raw, out.where, replays=out.replays)
-                for (_, out), records in zip(enriched, per_article, strict=True)
-                for topic, key, value in records]
+def enrich_agent(step: EnrichStep, delivery: Delivery, stats: WorkerStats,
+                 restore: Enricher | None) -> Callable[[faust.StreamT[bytes]],
+                                                       AsyncIterator[None]]:
+    """The agent on news.raw. ``restore``: an enricher clustering on its own, whose index is
+    rebuilt from Elasticsearch before the first event (the stage restores its own)."""
 
-    @app.agent(raw_topic, concurrency=1)
     async def enrich_articles(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        await restore_dedup_state(enricher, settings)
+        if restore is not None:
+            await restore_index(restore.dedup, restore.settings)
         quiet_faust_timers()  # again: the Faust worker configured logging after create_app
         stats.ready = True
         log.info("enricher ready")
@@ -157,38 +156,37 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         # after every output of the batch is acknowledged by the broker (or dead-lettered).
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
         async for events in batches:
-            metrics.consumed(events)
-            # Enrichment is CPU work (seconds for a very long article): off the event loop, so
-            # heartbeats and fetches go on meanwhile. One batch at a time, so the enricher's
-            # state (near-duplicate index) is still used by one thread at a time.
-            enriched: list[tuple[Enriched, Output]] = []
-            outputs = await asyncio.to_thread(process_batch, list(events), enriched)
-            # Per-label copies and retractions (processors.routing) go out with the batch, so
-            # they are acknowledged before the batch is: at-least-once like news.enriched.
-            outputs.extend(await label_outputs(enriched))
+            step.metrics.consumed(events)
+            outputs = await step.outputs(list(events))
             await delivery.deliver_all(outputs)
+            stats.processed, stats.enriched = step.processed, step.enriched
             stats.send_retries = delivery.retries
             stats.last_event_at = time.time()
             yield None
 
+    return enrich_articles
+
+
+def warn_if_not_alone(settings: Settings) -> Callable[..., Awaitable[None]]:
+    """Without the stage each worker clusters only what its partitions bring: say so when this
+    worker does not hold them all."""
+
+    async def check(_app: Any, assigned: Any, **_kw: Any) -> None:
+        held = {tp.partition for tp in assigned if tp.topic == settings.topic_raw}
+        if held and len(held) < settings.topic_partitions:
+            log.warning(
+                "NEWSFLOW_DEDUP_STAGE=false with %d of %d partitions of %s: near-duplicates "
+                "on the other workers' partitions are not clustered with this worker's",
+                len(held), settings.topic_partitions, settings.topic_raw)
+
+    return check
+
+
+def add_pages(app: faust.App, stats: WorkerStats, label_router: LabelRouter,
+              stage: DedupStage | None) -> None:
     add_metrics_page(app)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        return web.json({**stats.as_dict(), "label_streams": label_router.as_dict()})
-
-    return app
-
-
-async def restore_dedup_state(enricher: Enricher, settings: Settings) -> None:
-    """Rebuild the near-duplicate index from what is already indexed, so clusters survive a
-    restart. A missing or unreachable Elasticsearch only costs cluster continuity."""
-    from processors.dedup_restore import recent_cluster_items
-
-    try:
-        items = await asyncio.to_thread(lambda: list(recent_cluster_items(settings)))
-    except Exception as exc:
-        log.warning("near-duplicate state not restored (%s); starting empty", exc)
-        return
-    enricher.dedup.rebuild(items)
-    log.info("near-duplicate state restored from %d indexed articles", len(items))
+        return web.json({**stats.as_dict(), "label_streams": label_router.as_dict(),
+                         "dedup_stage": stage.as_dict() if stage else {"enabled": False}})

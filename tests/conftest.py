@@ -139,7 +139,8 @@ def pipeline(
         try:
             labels = [t for t in admin.list_topics() if t.startswith(settings.topic_label_prefix)]
             admin.delete_topics(
-                [settings.topic_raw, settings.topic_enriched, settings.topic_dlq, *labels]
+                [settings.topic_raw, settings.topic_enriched, settings.topic_dlq,
+                 settings.topic_dedup_stage, *labels]
             )
         except Exception:  # best effort: a leftover test topic harms nothing
             pass

@@ -245,7 +245,8 @@ def cleanup(settings: Settings, say: Say) -> None:
         try:
             with contextlib.suppress(Exception):
                 admin.delete_topics(
-                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+                    [settings.topic_raw, settings.topic_enriched, settings.topic_dlq,
+                     settings.topic_dedup_stage]
                     + [t for t in admin.list_topics()
                        if t.startswith(settings.topic_label_prefix)])
             with contextlib.suppress(Exception):

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     dedup_max_bytes: int = Field(96 * 2**20, ge=2**16, description="near-duplicate state bound")
     dedup_max_age_days: float = 7.0
     dedup_shingle_size: int = Field(3, ge=1, le=8, description="words per MinHash shingle")
+    dedup_stage: bool = Field(
+        True, description="one near-duplicate stage for all workers (false: per worker, 1 only)"
+    )
 
     # HTTP API (newsflow serve)
     serve_host: str = "127.0.0.1"
@@ -152,6 +155,12 @@ class Settings(BaseSettings):
     @property
     def es_index(self) -> str:
         return f"{self.es_alias}-v{self.es_index_version}"
+
+    @property
+    def topic_dedup_stage(self) -> str:
+        """The near-duplicate stage's internal topic (one partition; processors.dedup_stage),
+        named after the worker group like Faust's own internal topics."""
+        return f"{self.app_id}-dedup-stage"
 
     def is_local_default(self) -> bool:
         return self.kafka_bootstrap_servers == LOCAL_KAFKA and self.es_url == LOCAL_ES

@@ -29,3 +29,32 @@ def test_rates_come_from_the_difference_of_two_scrapes() -> None:
 def test_an_unreachable_endpoint_says_so() -> None:
     ep = Endpoint("worker", "http://127.0.0.1:1/metrics", error="ConnectionRefusedError")
     assert "unreachable" in endpoint_rows(ep)[0][1]
+
+
+def _worker(n_env: float, owner: bool) -> dict[str, list[tuple[dict[str, str], float]]]:
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {
+        "newsflow_records_in_total": [({"station": "worker"}, n_env)],
+        "newsflow_records_out_total": [({"station": "worker", "destination": "dedup_stage"},
+                                        n_env)],
+    }
+    if owner:
+        samples["newsflow_records_in_total"].append(({"station": "dedup"}, n_env))
+        samples["newsflow_records_out_total"].append(
+            ({"station": "dedup", "destination": "enriched"}, n_env))
+        samples["newsflow_consumer_lag"] = [({"station": "dedup"}, 3.0)]
+        samples["newsflow_stage_seconds_bucket"] = [
+            ({"station": "dedup", "stage": "decide", "le": "0.0001"}, 0.0),
+            ({"station": "dedup", "stage": "decide", "le": "0.00025"}, n_env),
+            ({"station": "dedup", "stage": "decide", "le": "+Inf"}, n_env)]
+    return samples
+
+
+def test_the_near_duplicate_stage_shows_on_the_worker_that_runs_it() -> None:
+    owner = dict(endpoint_rows(Endpoint("worker", "u", _worker(10, True), _worker(30, True),
+                                        seconds=2.0)))
+    assert owner["records out /s"] == "10" and owner["near-duplicate stage out /s"] == "10"
+    assert owner["near-duplicate stage lag"] == "3"
+    assert owner["near-duplicate decide p99"].endswith(" ms")
+    other = dict(endpoint_rows(Endpoint("worker", "u", _worker(10, False), _worker(30, False),
+                                        seconds=2.0)))
+    assert "near-duplicate stage out /s" not in other

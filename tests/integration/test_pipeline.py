@@ -158,8 +158,8 @@ def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) ->
     import asyncio
 
     from newsflow.core.arabic import fold_text
+    from processors.dedup_restore import restore_index
     from processors.enrich import Enricher
-    from processors.worker import restore_dedup_state
 
     story = (
         "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة جدة بسعة خمسمئة سرير لخدمة "
@@ -173,7 +173,7 @@ def test_near_duplicate_clusters_survive_a_worker_restart(pipeline: Pipeline) ->
     assert pipeline.wait_ids({article_id(first)}) == {article_id(first)}
 
     restarted = Enricher(pipeline.settings)  # a fresh process's state: empty until restored
-    asyncio.run(restore_dedup_state(restarted, pipeline.settings))
+    asyncio.run(restore_index(restarted.dedup, pipeline.settings))
     copy = story.replace("اليوم", "أمس")  # a wire copy with one word edited
     cluster = restarted.dedup.assign(article_id("https://example.org/wire/hospital-b"),
                                      fold_text(copy), 0.0)

@@ -127,6 +127,9 @@ def test_worker_event_loop_answers_while_long_articles_are_enriched(
                 break
             time.sleep(0.1)
         assert stats["processed"] >= 3, stats
+        # Enriched is not yet published: the near-duplicate stage publishes (a hop later).
+        wait_until("three enriched records",
+                   lambda: len(read_topic(rel, rel.topic_enriched, 3)) >= 3, 120, 1.0)
     # A ratio, not a fixed time (the machine is shared): a loop that runs the enrichment stalls
     # for the enrichment time of the whole batch; off the loop, the longest stall is a fraction
     # of it (the longest stretch one C call holds the GIL).

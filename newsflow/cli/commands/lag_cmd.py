@@ -12,7 +12,8 @@ import typer
 def lag(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Consumer lag per partition of the worker (news.raw) and the indexer (news.enriched).
+    """Consumer lag per partition of the worker (news.raw and its near-duplicate stage topic) and
+    the indexer (news.enriched).
     Lag that only grows while the worker or indexer runs means it has stopped consuming."""
     from rich.console import Console
     from rich.table import Table
