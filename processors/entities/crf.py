@@ -21,7 +21,7 @@ from typing import Any
 from newsflow.core.contract import Entity
 from processors.entities.crf_features import FEATURE_VERSION, occurrences
 from processors.entities.crf_scorer import CrfScorer, load_weights
-from processors.entities.document import Cand
+from processors.entities.document import Cand, Doc
 from processors.entities.rules import EntityExtractor, to_entity
 
 MODEL_RESOURCE = ("data", "ner_crf", "anercorp-train.crfsuite")
@@ -74,7 +74,7 @@ class CrfEntityExtractor:
         model: bytes | None = None,
         metadata: dict[str, Any] | None = None,
         rules: EntityExtractor | None = None,
-        keep_listed: bool = True,
+        keep_listed: bool | None = None,
     ) -> None:
         if model is None:
             model, metadata = bundled_model()
@@ -87,15 +87,25 @@ class CrfEntityExtractor:
             )
         self.scorer = CrfScorer(load_weights(model))
         self.rules = rules if rules is not None else EntityExtractor()
+        if keep_listed is None:  # the model's metadata says which scored better when trained
+            keep_listed = bool(self.metadata.get("params", {}).get("keep_listed", True))
         self.keep_listed = keep_listed
 
     def extract(self, text: str) -> list[Entity]:
         if not text:
             return []
+        doc, spans, listed = self.analyse(text)
+        if self.keep_listed and listed:
+            spans = sorted([*spans, *listed], key=lambda c: c.start)
+        return [to_entity(doc, c) for c in spans]
+
+    def analyse(self, text: str) -> tuple[Doc, list[Cand], list[Cand]]:
+        """The document, the model's spans, and the listed multi-word names the model left
+        out (kept when ``keep_listed``); updates the rules' memory."""
         doc, cands, chosen = self.rules.analyse(text)
         occ = occurrences(doc, chosen, cands)
         if not occ.index:
-            return []
+            return doc, [], []
         labels = self.scorer.decode(self.scorer.emissions(occ), occ.sentence_ends)
         by_span = {(c.start, c.end, c.etype): c for c in chosen}
         spans: list[Cand] = []
@@ -107,10 +117,7 @@ class CrfEntityExtractor:
                 cand = Cand(start, end, etype, None, MODEL_CONFIDENCE, "model", 0)
             spans.append(cand)
             taken[start:end] = [True] * (end - start)
-        if self.keep_listed:
-            spans.extend(self._listed_left_out(chosen, taken))
-            spans.sort(key=lambda c: c.start)
-        return [to_entity(doc, c) for c in spans]
+        return doc, spans, self._listed_left_out(chosen, taken)
 
     @staticmethod
     def _listed_left_out(chosen: list[Cand], taken: list[bool]) -> list[Cand]:

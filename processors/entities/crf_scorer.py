@@ -84,9 +84,13 @@ def load_weights(model: bytes) -> CrfWeights:
 
 class _Rows(Generic[K]):
     """Weight vectors computed once per key and kept as rows of one matrix, so that a
-    document's come out in one fancy index. Bounded: a long stream keeps meeting new words."""
+    document's come out in one fancy index; a document's new keys are computed together
+    (``make`` takes a list of keys and returns one (width, labels) block per key). Bounded: a
+    long stream keeps meeting new words."""
 
-    def __init__(self, width: int, n_labels: int, make: Callable[[K], list[np.ndarray]]) -> None:
+    def __init__(
+        self, width: int, n_labels: int, make: Callable[[list[K]], np.ndarray]
+    ) -> None:
         self.rows: dict[K, int] = {}
         self.matrix = np.zeros((256, width, n_labels))
         self.make = make
@@ -94,19 +98,21 @@ class _Rows(Generic[K]):
     def of(self, keys: list[K]) -> np.ndarray:
         if len(self.rows) + len(keys) > MAX_CACHED_ROWS:
             self.rows.clear()  # before, not during: rows handed out below must stay valid
-        get = self.rows.get
-        rows = [r if (r := get(k)) is not None else self._add(k) for k in keys]
-        return self.matrix[rows]  # after the loop: _add may have grown it
+        rows = self.rows
+        missing = list(dict.fromkeys(k for k in keys if k not in rows))
+        if missing:
+            self._add(missing)
+        return self.matrix[[rows[k] for k in keys]]
 
-    def _add(self, key: K) -> int:
-        row = len(self.rows)
-        if row == len(self.matrix):
-            grown = np.zeros((2 * row, *self.matrix.shape[1:]))
-            grown[:row] = self.matrix
+    def _add(self, keys: list[K]) -> None:
+        first = len(self.rows)
+        end = first + len(keys)
+        if end > len(self.matrix):
+            grown = np.zeros((max(2 * len(self.matrix), end), *self.matrix.shape[1:]))
+            grown[:first] = self.matrix[:first]
             self.matrix = grown
-        self.matrix[row] = self.make(key)
-        self.rows[key] = row
-        return row
+        self.matrix[first:end] = self.make(keys)
+        self.rows.update(zip(keys, range(first, end), strict=True))
 
 
 class CrfScorer:
@@ -115,19 +121,33 @@ class CrfScorer:
         self.labels = weights.labels
         self.n_labels = len(weights.labels)
         self.outside = weights.labels.index("O")
-        # word type -> row of _type_matrix: (own + core, core as the word before, as the word
-        # after, at -2, at +2), so that a document's rows come out in one fancy index
+        # the state weights with a zero row after them: every group of ``sums`` starts with
+        # it, so that no group is empty (``reduceat`` needs that) and nothing changes the sums
+        self._state = np.vstack([weights.state, np.zeros((1, self.n_labels))])
+        self._zero = len(weights.state)
+        # word type -> (own + core, core as the word before, as the word after, at -2, at +2)
         self._types = _Rows[WordKey](5, self.n_labels, self._type_vectors)
         self._rules = _Rows[str](3, self.n_labels, self._rule_vectors)
-        self._extras = _Rows[tuple[str, ...]](1, self.n_labels, lambda x: [self.vector(x)])
+        self._extras = _Rows[tuple[str, ...]](1, self.n_labels, self._extra_vectors)
         self._fixed = {name: self.vector([name]) for name in ("bias", "gapL", "gapR", "BOS", "EOS")}
         self._left = self._prefixed("w-1|w=")
         self._right = self._prefixed("w|w+1=")
 
     def vector(self, features: Iterable[str]) -> np.ndarray:
         """Sum of the state weights of the features the model knows."""
-        rows = [r for f in features if (r := self.weights.attrs.get(f)) is not None]
-        return self.weights.state[rows].sum(axis=0)
+        return self.sums([list(features)])[0]
+
+    def sums(self, groups: list[list[str]]) -> np.ndarray:
+        """(groups, labels): the sum of the state weights of each group's known features,
+        all groups in one gather and one segmented sum."""
+        attrs = self.weights.attrs
+        rows: list[int] = []
+        starts: list[int] = []
+        for features in groups:
+            starts.append(len(rows))
+            rows.append(self._zero)
+            rows.extend(r for f in features if (r := attrs.get(f)) is not None)
+        return np.add.reduceat(self._state[rows], starts, axis=0)
 
     def _prefixed(self, prefix: str) -> dict[str, np.ndarray]:
         cut = len(prefix)
@@ -137,22 +157,27 @@ class CrfScorer:
             if a.startswith(prefix)
         }
 
-    def _type_vectors(self, key: WordKey) -> list[np.ndarray]:
-        """(own + core, core as the word before, as the word after, at -2, at +2)."""
-        own, core = word_type_features(key)
-        near = core[:NEIGHBOUR_CORE]
-        return [
-            self.vector(own + core),
-            self.vector(["-1" + f for f in core]),
-            self.vector(["+1" + f for f in core]),
-            self.vector(["-2" + f for f in near]),
-            self.vector(["+2" + f for f in near]),
-        ]
+    def _type_vectors(self, keys: list[WordKey]) -> np.ndarray:
+        """Per word type: (own + core, core as the word before, as the word after, at -2,
+        at +2)."""
+        groups: list[list[str]] = []
+        for key in keys:
+            own, core = word_type_features(key)
+            near = core[:NEIGHBOUR_CORE]
+            groups.append(own + core)
+            groups.append(["-1" + f for f in core])
+            groups.append(["+1" + f for f in core])
+            groups.append(["-2" + f for f in near])
+            groups.append(["+2" + f for f in near])
+        return self.sums(groups).reshape(len(keys), 5, self.n_labels)
 
-    def _rule_vectors(self, label: str) -> list[np.ndarray]:
+    def _rule_vectors(self, labels: list[str]) -> np.ndarray:
         """A rules label as the token's own, as the word before's, as the word after's."""
-        feat = "r=" + label
-        return [self.vector([feat]), self.vector(["-1" + feat]), self.vector(["+1" + feat])]
+        groups = [[p + "r=" + label] for label in labels for p in ("", "-1", "+1")]
+        return self.sums(groups).reshape(len(labels), 3, self.n_labels)
+
+    def _extra_vectors(self, extras: list[tuple[str, ...]]) -> np.ndarray:
+        return self.sums([list(x) for x in extras]).reshape(len(extras), 1, self.n_labels)
 
     def emissions(self, occ: Occurrences) -> np.ndarray:
         """(tokens, labels) state scores, the same sums CRFsuite makes from the strings of

@@ -59,27 +59,39 @@ def word_labels(
     return out
 
 
-def sequences(sentences: Sequence[Sentence]) -> list[tuple[list[list[str]], list[str]]]:
-    """(features, labels) per sentence, the features from a fresh rules extractor run over the
-    sentences in order (its memory carries over, as over a stream)."""
+ModelSequence = tuple[list[list[str]], list[str]]  # (features, labels) of one model sequence
+
+
+def sentence_sequences(sentences: Sequence[Sentence]) -> list[list[ModelSequence]]:
+    """The model sequences of each file sentence (a sentence may hold several, split at . !
+    ?), the features from a fresh rules extractor run over the sentences in order (its memory
+    carries over, as over a stream; it reads the text only, never the tags)."""
     rules = EntityExtractor()
-    out: list[tuple[list[list[str]], list[str]]] = []
+    out: list[list[ModelSequence]] = []
     for sent in sentences:
         text, offsets = sentence_text([t for t, _ in sent])
         doc, cands, chosen = rules.analyse(text)
         occ = occurrences(doc, chosen, cands)
         if not occ.index:
+            out.append([])
             continue
         labels = word_labels(doc, occ, offsets, [t for _, t in sent])
         first = 0
+        seqs: list[ModelSequence] = []
         for xseq, end in zip(token_features(occ), occ.sentence_ends, strict=True):
-            out.append((xseq, labels[first:end]))
+            seqs.append((xseq, labels[first:end]))
             first = end
+        out.append(seqs)
     return out
 
 
+def sequences(sentences: Sequence[Sentence]) -> list[ModelSequence]:
+    """(features, labels) of every model sequence of ``sentences``, in order."""
+    return [seq for seqs in sentence_sequences(sentences) for seq in seqs]
+
+
 def fit(
-    data: list[tuple[list[list[str]], list[str]]],
+    data: list[ModelSequence],
     path: Path,
     c1: float,
     c2: float,
@@ -136,9 +148,12 @@ def train(
     max_iterations: int = 150,
     min_freq: int = 2,
     holdout: float = 0.0,
+    keep_listed: bool = True,
+    cv: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on all of ``train_path`` into ``out`` and write ``out`` with a ``.json``
-    metadata file beside it; returns the metadata."""
+    metadata file beside it; returns the metadata. ``keep_listed`` is stored for the extractor
+    to read; ``cv`` (the cross-validation that chose the settings) is stored as it is."""
     started = time.perf_counter()
     sentences = read_conll(train_path)
     params: dict[str, Any] = {
@@ -160,10 +175,11 @@ def train(
         "sentences": len(sentences),
         "tokens": sum(len(s) for s in sentences),
         "feature_version": FEATURE_VERSION,
-        "params": params,
+        "params": {**params, "keep_listed": keep_listed},
         "labels": sorted(info.labels()),
         "model_bytes": out.stat().st_size,
         "holdout": {"fraction": holdout, **held} if held else None,
+        "cv": cv,
     }
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", "utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,19 +39,53 @@ def ner(
         float,
         typer.Option(help="also train on the leading part and score this trailing fraction"),
     ] = 0.0,
+    cv: Annotated[
+        int,
+        typer.Option(help="K-fold cross-validate the --setting grid first, train the winner"),
+    ] = 0,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            help="with --cv: settings to try, e.g. 'c1=0.02,0.05 c2=0.1' (every combination; "
+            "the rest from --c1 ...); repeatable",
+        ),
+    ] = None,
+    cv_log: Annotated[
+        Path | None,
+        typer.Option(help="with --cv: JSONL of scored settings, reused instead of retrained"),
+    ] = None,
+    cv_only: Annotated[
+        bool, typer.Option("--cv-only", help="with --cv: print the search, train nothing")
+    ] = False,
 ) -> None:
     """Train the CRF NER model (backend ``crf``) deterministically; prints its metadata."""
     if not 0 <= holdout < 1:
         raise typer.BadParameter("--holdout must be in [0, 1)")
     from processors.entities.crf_train import train as train_model
 
+    params: dict[str, Any] = {
+        "c1": c1, "c2": c2, "max_iterations": max_iterations, "min_freq": min_freq
+    }
+    found: dict[str, Any] | None = None
+    if cv:
+        from processors.entities.crf_cv import parse_settings, search
+
+        try:
+            grid = parse_settings(setting or [], params)
+            found = search(train, cv, grid, cv_log)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        if cv_only:
+            typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+            return
+        params = {k: found["chosen"][k] for k in params}
     metadata = train_model(
         train,
         out or _bundled_model_path(),
-        c1=c1,
-        c2=c2,
-        max_iterations=max_iterations,
-        min_freq=min_freq,
+        **params,
         holdout=holdout,
+        keep_listed=found["chosen"]["keep_listed"] if found else True,
+        cv=found,
     )
     typer.echo(json.dumps(metadata, ensure_ascii=False, indent=2))
