@@ -22,13 +22,13 @@ import numpy as np
 import pycrfsuite
 
 from processors.entities.crf_features import (
-    NEIGHBOUR_CORE,
     Occurrences,
     WordKey,
     word_type_features,
 )
 
 MAX_CACHED_ROWS = 200_000
+_CONTEXT_PREFIXES = {"-1": 1, "+1": 2, "-2": 3, "+2": 4}
 K = TypeVar("K", bound=Hashable)
 
 
@@ -98,11 +98,12 @@ class _Rows(Generic[K]):
     def of(self, keys: list[K]) -> np.ndarray:
         if len(self.rows) + len(keys) > MAX_CACHED_ROWS:
             self.rows.clear()  # before, not during: rows handed out below must stay valid
-        rows = self.rows
-        missing = list(dict.fromkeys(k for k in keys if k not in rows))
-        if missing:
-            self._add(missing)
-        return self.matrix[[rows[k] for k in keys]]
+        get = self.rows.get
+        found = [get(k, -1) for k in keys]  # one hash of each key when all are known
+        if -1 in found:
+            self._add(list(dict.fromkeys(k for k, r in zip(keys, found, strict=True) if r < 0)))
+            found = [get(k, -1) for k in keys]
+        return self.matrix[found]
 
     def _add(self, keys: list[K]) -> None:
         first = len(self.rows)
@@ -126,6 +127,7 @@ class CrfScorer:
         self._state = np.vstack([weights.state, np.zeros((1, self.n_labels))])
         self._zero = len(weights.state)
         # word type -> (own + core, core as the word before, as the word after, at -2, at +2)
+        self._slots = self._context_slots()
         self._types = _Rows[WordKey](5, self.n_labels, self._type_vectors)
         self._rules = _Rows[str](3, self.n_labels, self._rule_vectors)
         self._extras = _Rows[tuple[str, ...]](1, self.n_labels, self._extra_vectors)
@@ -157,19 +159,32 @@ class CrfScorer:
             if a.startswith(prefix)
         }
 
+    def _context_slots(self) -> dict[str, list[tuple[int, int]]]:
+        """Feature -> (slot, attribute row) of each of its forms the model knows: itself (slot
+        0), as the word before's (1), the word after's (2), at -2 (3) and at +2 (4). Only core
+        features have the context forms, and only ``w=``/``s=`` ones (the first
+        NEIGHBOUR_CORE of every word) the -2/+2 ones, as ``token_features`` writes them."""
+        slots: dict[str, list[tuple[int, int]]] = {}
+        for attr, row in self.weights.attrs.items():
+            slot = _CONTEXT_PREFIXES.get(attr[:2], 0)
+            slots.setdefault(attr[2:] if slot else attr, []).append((slot, row))
+        return slots
+
     def _type_vectors(self, keys: list[WordKey]) -> np.ndarray:
         """Per word type: (own + core, core as the word before, as the word after, at -2,
-        at +2)."""
-        groups: list[list[str]] = []
-        for key in keys:
+        at +2), from one lookup per feature."""
+        slots = self._slots
+        targets: list[int] = []
+        rows: list[int] = []
+        for i, key in enumerate(keys):
             own, core = word_type_features(key)
-            near = core[:NEIGHBOUR_CORE]
-            groups.append(own + core)
-            groups.append(["-1" + f for f in core])
-            groups.append(["+1" + f for f in core])
-            groups.append(["-2" + f for f in near])
-            groups.append(["+2" + f for f in near])
-        return self.sums(groups).reshape(len(keys), 5, self.n_labels)
+            for feature in own + core:
+                for slot, row in slots.get(feature, ()):
+                    targets.append(5 * i + slot)
+                    rows.append(row)
+        out = np.zeros((5 * len(keys), self.n_labels))
+        np.add.at(out, targets, self.weights.state[rows])
+        return out.reshape(len(keys), 5, self.n_labels)
 
     def _rule_vectors(self, labels: list[str]) -> np.ndarray:
         """A rules label as the token's own, as the word before's, as the word after's."""
