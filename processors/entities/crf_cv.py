@@ -29,7 +29,16 @@ from processors.entities.crf_train import ModelSequence, fit, sentence_sequences
 from processors.entities.rules import EntityExtractor, to_entity
 from processors.eval_ner import Sentence, Span, bio_spans, score, sentence_text, spans_to_bio
 
-PARAM_TYPES: dict[str, type] = {"c1": float, "c2": float, "max_iterations": int, "min_freq": int}
+PARAM_TYPES: dict[str, type] = {
+    "c1": float,
+    "c2": float,
+    "max_iterations": int,
+    "min_freq": int,
+    "possible_states": int,
+}
+# left out of a log key at this value, so that rows logged before the parameter existed
+# (when it had this value) still match
+KEY_DEFAULTS: dict[str, Any] = {"possible_states": 0}
 
 
 def parse_settings(specs: Sequence[str], base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,8 +75,9 @@ def fold_bounds(n: int, k: int) -> list[tuple[int, int]]:
 
 
 def _log_key(train_sha: str, k: int, setting: dict[str, Any]) -> str:
+    named = {n: v for n, v in setting.items() if KEY_DEFAULTS.get(n, object()) != v}
     return json.dumps(
-        {"train_sha256": train_sha, "k": k, "feature_version": FEATURE_VERSION, **setting},
+        {"train_sha256": train_sha, "k": k, "feature_version": FEATURE_VERSION, **named},
         sort_keys=True,
     )
 

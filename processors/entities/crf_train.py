@@ -97,6 +97,7 @@ def fit(
     c2: float,
     max_iterations: int,
     min_freq: int,
+    possible_states: int = 0,
 ) -> None:
     trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
     for xseq, yseq in data:
@@ -107,6 +108,8 @@ def fit(
             "c2": c2,
             "max_iterations": max_iterations,
             "feature.minfreq": min_freq,
+            # 1: weights for every (attribute, label) pair, not only those seen together
+            "feature.possible_states": bool(possible_states),
             "feature.possible_transitions": True,
         }
     )
@@ -147,6 +150,7 @@ def train(
     c2: float = 0.05,
     max_iterations: int = 150,
     min_freq: int = 2,
+    possible_states: int = 0,
     holdout: float = 0.0,
     keep_listed: bool = True,
     cv: dict[str, Any] | None = None,
@@ -161,6 +165,7 @@ def train(
         "c2": c2,
         "max_iterations": max_iterations,
         "min_freq": min_freq,
+        "possible_states": possible_states,
     }
     held = holdout_score(sentences, holdout, params) if holdout > 0 else None
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,9 @@ def ner(
     c2: Annotated[float, typer.Option(help="L2 regularisation")] = 0.05,
     max_iterations: Annotated[int, typer.Option(help="L-BFGS iterations")] = 150,
     min_freq: Annotated[int, typer.Option(help="drop features seen fewer times")] = 2,
+    possible_states: Annotated[
+        int, typer.Option(help="1: weigh every attribute for every label (CRFsuite's option)")
+    ] = 0,
     holdout: Annotated[
         float,
         typer.Option(help="also train on the leading part and score this trailing fraction"),
@@ -65,7 +68,11 @@ def ner(
     from processors.entities.crf_train import train as train_model
 
     params: dict[str, Any] = {
-        "c1": c1, "c2": c2, "max_iterations": max_iterations, "min_freq": min_freq
+        "c1": c1,
+        "c2": c2,
+        "max_iterations": max_iterations,
+        "min_freq": min_freq,
+        "possible_states": possible_states,
     }
     found: dict[str, Any] | None = None
     if cv:
