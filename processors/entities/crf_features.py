@@ -41,12 +41,11 @@ from processors.entities.gazetteer import (
     TITLE,
 )
 
-FEATURE_VERSION = 1
-NEIGHBOUR_CORE = 2
+# 1: the words at -2/+2 gave only their form and stem; 2: all their core features (flags,
+# listed type), chosen by cross-validation on the train split
+FEATURE_VERSION = 2
 _SPACES = " \t\u00a0"  # what ``Doc.adjacent`` accepts between two words
-_SENTENCE_GAP = re.compile(
-    r"\n|[.!?؟](?=\W*\s)"
-)  # the first two core features (w=, s=) also describe words at distance 2
+_SENTENCE_GAP = re.compile(r"\n|[.!?؟](?=\W*\s)")
 
 FLAG_NAMES = (
     (ENT, "ENT"),
@@ -209,14 +208,14 @@ def token_features(occ: Occurrences) -> list[list[list[str]]]:
                 feats.extend("-1" + f for f in core[k - 1])
                 feats.append(f"w-1|w={words[k - 1]}|{words[k]}")
                 if k > first + 1:
-                    feats.extend("-2" + f for f in core[k - 2][:NEIGHBOUR_CORE])
+                    feats.extend("-2" + f for f in types[k - 2][1])
             if k + 1 == end:
                 feats.append("EOS")
             else:
                 feats.extend("+1" + f for f in core[k + 1])
                 feats.append(f"w|w+1={words[k]}|{words[k + 1]}")
                 if k + 2 < end:
-                    feats.extend("+2" + f for f in core[k + 2][:NEIGHBOUR_CORE])
+                    feats.extend("+2" + f for f in types[k + 2][1])
             sentence.append(feats)
         out.append(sentence)
         first = end

@@ -161,9 +161,9 @@ class CrfScorer:
 
     def _context_slots(self) -> dict[str, list[tuple[int, int]]]:
         """Feature -> (slot, attribute row) of each of its forms the model knows: itself (slot
-        0), as the word before's (1), the word after's (2), at -2 (3) and at +2 (4). Only core
-        features have the context forms, and only ``w=``/``s=`` ones (the first
-        NEIGHBOUR_CORE of every word) the -2/+2 ones, as ``token_features`` writes them."""
+        0), as the word before's (1), the word after's (2), at -2 (3) and at +2 (4). Only the
+        core features have context forms (and rules labels, at -1/+1 only), as
+        ``token_features`` writes them."""
         slots: dict[str, list[tuple[int, int]]] = {}
         for attr, row in self.weights.attrs.items():
             slot = _CONTEXT_PREFIXES.get(attr[:2], 0)
