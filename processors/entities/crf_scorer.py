@@ -24,6 +24,8 @@ import pycrfsuite
 from processors.entities.crf_features import (
     Occurrences,
     WordKey,
+    sport_features,
+    sport_tokens,
     word_type_features,
 )
 
@@ -131,6 +133,7 @@ class CrfScorer:
         self._types = _Rows[WordKey](5, self.n_labels, self._type_vectors)
         self._rules = _Rows[str](3, self.n_labels, self._rule_vectors)
         self._extras = _Rows[tuple[str, ...]](1, self.n_labels, self._extra_vectors)
+        self._sport = _Rows[tuple[str, str]](1, self.n_labels, self._sport_vectors)
         self._fixed = {name: self.vector([name]) for name in ("bias", "gapL", "gapR", "BOS", "EOS")}
         self._left = self._prefixed("w-1|w=")
         self._right = self._prefixed("w|w+1=")
@@ -194,6 +197,10 @@ class CrfScorer:
     def _extra_vectors(self, extras: list[tuple[str, ...]]) -> np.ndarray:
         return self.sums([list(x) for x in extras]).reshape(len(extras), 1, self.n_labels)
 
+    def _sport_vectors(self, keys: list[tuple[str, str]]) -> np.ndarray:
+        groups = [sport_features(etype, rule) for etype, rule in keys]
+        return self.sums(groups).reshape(len(keys), 1, self.n_labels)
+
     def emissions(self, occ: Occurrences) -> np.ndarray:
         """(tokens, labels) state scores, the same sums CRFsuite makes from the strings of
         ``token_features`` (context stops at sentence ends)."""
@@ -218,6 +225,10 @@ class CrfScorer:
         with_extra = [k for k, extra in enumerate(occ.extra) if extra]
         if with_extra:
             e[with_extra] += self._extras.of([tuple(occ.extra[k]) for k in with_extra])[:, 0]
+        in_sport = [k for k, sport in enumerate(sport_tokens(occ)) if sport]
+        if in_sport:
+            pairs = [(occ.keys[k][4], occ.rule[k]) for k in in_sport]
+            e[in_sport] += self._sport.of(pairs)[:, 0]
         self._add_bigrams(occ.words, first, e)
         return e
 
