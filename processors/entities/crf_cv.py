@@ -212,7 +212,30 @@ def search(
     return {
         "k": k,
         "folds": "contiguous blocks of sentences, file order",
+        "feature_version": FEATURE_VERSION,
         "settings": [{key: row[key] for key in row if key != "key"} for row in rows],
+        "earlier_feature_versions": earlier_versions(log, sha, k),
         "rules": rules_baseline(sentences, k),
         "chosen": {**params, "keep_listed": keep, "micro_f1": f1},
     }
+
+
+def earlier_versions(log: Path | None, train_sha: str, k: int) -> list[dict[str, Any]]:
+    """The log's rows for the same file and K under other feature versions (micro F1 only):
+    the record of the feature choices."""
+    out = []
+    for key, row in _read_log(log).items():
+        named = json.loads(key)
+        if named["train_sha256"] != train_sha or named["k"] != k:
+            continue
+        if named["feature_version"] == FEATURE_VERSION:
+            continue
+        out.append(
+            {
+                "feature_version": named["feature_version"],
+                "params": row["params"],
+                "crf": row["crf"]["micro_f1"],
+                "crf_without_listed_names": row["crf_without_listed_names"]["micro_f1"],
+            }
+        )
+    return out

@@ -14,13 +14,19 @@ from typer.testing import CliRunner
 from newsflow.core.settings import Settings
 from processors.entities import EntityExtractor, get_extractor, make_extractor
 from processors.entities.crf import CrfEntityExtractor, bio_token_spans, bundled_model
-from processors.entities.crf_features import occurrences, token_features
+from processors.entities.crf_features import (
+    occurrences,
+    sport_features,
+    sport_tokens,
+    token_features,
+)
 from processors.entities.crf_train import train
 from processors.eval_ner import evaluate_conll, evaluate_sentences, read_conll, sentence_text
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SEED = (DATA / "seed_article.txt").read_text(encoding="utf-8")
 DEV = DATA / "ner_dev.conll"
+SPORT = "فاز فريق سسكا موسكو الروسي على المغرب الفاسي في مباراة ودية. وقال المدرب: تعبنا."
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +62,7 @@ def test_fast_scorer_gives_crfsuite_labels(crf: CrfEntityExtractor) -> None:
     tagger = pycrfsuite.Tagger()
     tagger.open_inmemory(model)
     texts = [SEED, (SEED + "\n") * 3, "قال الرئيسُ الأمريكيّ جو بايدن إن NATO ستجتمع. وأضاف: لا."]
+    texts.append(SPORT)
     texts += [sentence_text([t for t, _ in s])[0] for s in read_conll(DEV)]
     n = 0
     for text in texts:
@@ -63,6 +70,21 @@ def test_fast_scorer_gives_crfsuite_labels(crf: CrfEntityExtractor) -> None:
         assert ours == theirs, text[:80]
         n += len(ours)
     assert n > 1000
+
+
+def test_sport_context_marks_sport_sentences_only(crf: CrfEntityExtractor) -> None:
+    doc, cands, chosen = crf.rules.analyse(SPORT)
+    occ = occurrences(doc, chosen, cands)
+    marks = sport_tokens(occ)
+    first_end = occ.sentence_ends[0]
+    assert all(marks[:first_end]) and all(marks[first_end:])  # مباراة; المدرب
+    doc, cands, chosen = crf.rules.analyse(SEED)
+    assert not any(sport_tokens(occurrences(doc, chosen, cands)))
+    assert sport_features("LOC", "B-LOC:gazetteer") == [
+        "ctx=sport",
+        "ctx=sport|g=LOC",
+        "ctx=sport|r=B-LOC",
+    ]
 
 
 def test_output_contract(crf: CrfEntityExtractor) -> None:

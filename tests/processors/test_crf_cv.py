@@ -81,6 +81,12 @@ def test_cross_validation_logs_and_reuses_its_results(tmp_path: Path) -> None:
     # the same request again is read back, not retrained; another train file is not
     assert cross_validate(sentences, 2, settings, "sha", log) == rows
     assert len(log.read_text().splitlines()) == 2
+    # a parameter at its old implicit value matches the rows logged before it existed
+    explicit = [{**s, "possible_states": 0} for s in settings]
+    assert [r["crf"] for r in cross_validate(sentences, 2, explicit, "sha", log)] == [
+        r["crf"] for r in rows
+    ]
+    assert len(log.read_text().splitlines()) == 2
     cross_validate(sentences, 2, settings[:1], "other", log)
     assert len(log.read_text().splitlines()) == 3
 
