@@ -42,10 +42,11 @@ from processors.entities.gazetteer import (
     TITLE,
 )
 
-# 1: the words at -2/+2 gave only their form and stem; 2: all their core features (flags,
-# listed type); 3: the sentence's sport context. Each judged by cross-validation on the
-# train split.
+# Judged by cross-validation on the train split (README): 1, the first; 2, the words at
+# -2/+2 give all their core features, not only form and stem (worse, dropped); 3, version 1
+# and the sentence's sport context.
 FEATURE_VERSION = 3
+NEIGHBOUR_CORE = 2  # the core features (w=, s=) that the words at -2/+2 give
 _SPACES = " \t\u00a0"  # what ``Doc.adjacent`` accepts between two words
 _SENTENCE_GAP = re.compile(r"\n|[.!?؟](?=\W*\s)")
 
@@ -253,14 +254,14 @@ def token_features(occ: Occurrences) -> list[list[list[str]]]:
                 feats.extend("-1" + f for f in core[k - 1])
                 feats.append(f"w-1|w={words[k - 1]}|{words[k]}")
                 if k > first + 1:
-                    feats.extend("-2" + f for f in types[k - 2][1])
+                    feats.extend("-2" + f for f in types[k - 2][1][:NEIGHBOUR_CORE])
             if k + 1 == end:
                 feats.append("EOS")
             else:
                 feats.extend("+1" + f for f in core[k + 1])
                 feats.append(f"w|w+1={words[k]}|{words[k + 1]}")
                 if k + 2 < end:
-                    feats.extend("+2" + f for f in types[k + 2][1])
+                    feats.extend("+2" + f for f in types[k + 2][1][:NEIGHBOUR_CORE])
             sentence.append(feats)
         out.append(sentence)
         first = end

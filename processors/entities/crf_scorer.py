@@ -164,9 +164,9 @@ class CrfScorer:
 
     def _context_slots(self) -> dict[str, list[tuple[int, int]]]:
         """Feature -> (slot, attribute row) of each of its forms the model knows: itself (slot
-        0), as the word before's (1), the word after's (2), at -2 (3) and at +2 (4). Only the
-        core features have context forms (and rules labels, at -1/+1 only), as
-        ``token_features`` writes them."""
+        0), as the word before's (1), the word after's (2), at -2 (3) and at +2 (4), as
+        ``token_features`` writes them: only core features have context forms, only w=/s=
+        ones (a word's first NEIGHBOUR_CORE) at -2/+2, so any form the model knows applies."""
         slots: dict[str, list[tuple[int, int]]] = {}
         for attr, row in self.weights.attrs.items():
             slot = _CONTEXT_PREFIXES.get(attr[:2], 0)
