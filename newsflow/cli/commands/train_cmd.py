@@ -61,6 +61,14 @@ def ner(
     cv_only: Annotated[
         bool, typer.Option("--cv-only", help="with --cv: print the search, train nothing")
     ] = False,
+    keep_listed: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-listed/--no-keep-listed",
+            help="add back listed multi-word names the model left out (default: what --cv "
+            "chose, else yes)",
+        ),
+    ] = None,
 ) -> None:
     """Train the CRF NER model (backend ``crf``) deterministically; prints its metadata."""
     if not 0 <= holdout < 1:
@@ -92,7 +100,9 @@ def ner(
         out or _bundled_model_path(),
         **params,
         holdout=holdout,
-        keep_listed=found["chosen"]["keep_listed"] if found else True,
+        keep_listed=keep_listed if keep_listed is not None else (
+            found["chosen"]["keep_listed"] if found else True
+        ),
         cv=found,
     )
     typer.echo(json.dumps(metadata, ensure_ascii=False, indent=2))
