@@ -199,12 +199,11 @@ def _is_sport_stem(word: str, plen: int) -> bool:
 
 def sport_tokens(occ: Occurrences) -> list[bool]:
     """Per token: its sentence holds a sport word."""
-    keys = occ.keys
+    cues = [_is_sport_stem(key[0], key[2]) for key in occ.keys]
     out: list[bool] = []
     first = 0
     for end in occ.sentence_ends:
-        sport = any(_is_sport_stem(keys[k][0], keys[k][2]) for k in range(first, end))
-        out.extend([sport] * (end - first))
+        out.extend([True in cues[first:end]] * (end - first))
         first = end
     return out
 

@@ -176,5 +176,6 @@ def test_anercorp_test_split_crf(shared_dir: Path) -> None:
     if not path.is_file():
         pytest.skip(f"ANERcorp test split absent ({path})")
     result = evaluate_conll(path, backend="crf")
-    # measured 0.695 with the bundled model (rules: 0.609); the target is 0.70
-    assert result["micro"]["f1"] >= 0.69, result["micro"]
+    # the target; measured 0.702 with the bundled model (rules: 0.609), whose settings
+    # were chosen by cross-validation on the train split (the test split was scored once)
+    assert result["micro"]["f1"] >= 0.70, result["micro"]
