@@ -17,21 +17,16 @@ import pytest
 from ingest.producer import ArticleProducer
 from newsflow.core.metrics import parse_exposition, total
 from newsflow.core.settings import Settings
+from tests.conftest import NEWS_WORDS_TEXT
 
 pytestmark = pytest.mark.integration
 
-_TEXT = (
-    "أعلنت وزارة الصحة اليوم تسجيل حالات جديدة في مدينة الرياض وقالت الوزارة في بيان رسمي إن "
-    "الحالات تخضع للعلاج وأضاف البيان أن فرق الرقابة باشرت تتبع المخالطين ودعت المواطنين إلى "
-    "الالتزام بالإرشادات وتغلب فريق النصر على ضيفه الاتحاد بثلاثة أهداف مقابل هدف في المباراة "
-    "التي جمعتهما مساء أمس على ملعب الملك فهد ضمن الجولة الخامسة من الدوري وسجل المهاجم"
-)
 STORIES = 12
 
 
 def _stories() -> list[dict[str, str]]:
     rng = np.random.default_rng(11)
-    vocab = _TEXT.split()
+    vocab = NEWS_WORDS_TEXT.split()
     return [{"url": f"https://example.org/wire/{i}", "title": f"خبر {i}",
              "body": " ".join(rng.choice(vocab, size=150).tolist())} for i in range(STORIES)]
 

@@ -20,17 +20,11 @@ import pytest
 from ingest.producer import ArticleProducer
 from newsflow.core.identity import article_id
 from newsflow.core.settings import Settings
-from tests.conftest import Pipeline, consume_json
+from tests.conftest import NEWS_WORDS_TEXT, Pipeline, consume_json
 
 pytestmark = pytest.mark.integration
 
-_TEXT = (
-    "أعلنت وزارة الصحة اليوم تسجيل حالات جديدة في مدينة الرياض وقالت الوزارة في بيان رسمي إن "
-    "الحالات تخضع للعلاج وأضاف البيان أن فرق الرقابة باشرت تتبع المخالطين ودعت المواطنين إلى "
-    "الالتزام بالإرشادات وتغلب فريق النصر على ضيفه الاتحاد بثلاثة أهداف مقابل هدف في المباراة "
-    "التي جمعتهما مساء أمس على ملعب الملك فهد ضمن الجولة الخامسة من الدوري وسجل المهاجم"
-)
-VOCAB = _TEXT.split()
+VOCAB = NEWS_WORDS_TEXT.split()
 STORIES, COPIES = 12, 2
 
 
