@@ -31,7 +31,7 @@ from newsflow import stack
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
 from newsflow.provision import run_setup
-from newsflow.runner import newsflow_argv, settings_env, wait_or_kill
+from newsflow.runner import newsflow_argv, settings_env, stop_all
 
 Say = Callable[[str], None]
 READY_LINE = "enricher ready"  # logged by processors.worker once its agent consumes
@@ -112,11 +112,7 @@ class Children:
                 self.start(name, wait_ready=False)
 
     def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            wait_or_kill(proc, 60)
+        stop_all(self.procs.values(), 60)
 
 
 def _wait_for_new_line(path: Path, mark: int, proc: subprocess.Popen[bytes]) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -93,12 +93,20 @@ def child_processes(
         wait_worker_ready(f"http://127.0.0.1:{port}/health", children[0], log_dir / "worker.log")
         yield children
     finally:
+        stop_all(children, 30)
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            wait_or_kill(child, 30)
             say(f"{_name(child)}: stopped (pid {child.pid}, exit code {child.returncode})")
+
+
+def stop_all(procs: Iterable[subprocess.Popen[bytes]], timeout: float) -> None:
+    """SIGTERM every child still running, then wait for each (killing it after ``timeout``):
+    all of them shut down at once rather than one after another."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        wait_or_kill(proc, timeout)
 
 
 def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -180,11 +180,10 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
     already complete enriched topic. In the pipeline the indexer can only go as fast as the
     worker feeds it, so that rate says nothing about the indexer; this one is comparable with
     the direct bulk ceiling (same documents, everything available up front)."""
-    import signal
     import subprocess
 
     from newsflow.progress import progress_bar
-    from newsflow.runner import newsflow_argv, settings_env, wait_or_kill
+    from newsflow.runner import newsflow_argv, settings_env, stop_all
 
     replay = replay_settings(settings)
     es = elasticsearch_client(settings)
@@ -217,9 +216,7 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
                     time.sleep(POLL_SECONDS)
         finally:
             procs.thread.stop()
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            wait_or_kill(proc, 30)
+            stop_all([proc], 30)
     finally:
         es.close()
     rate = rate_from_series(series, expected)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import urllib.request
 import uuid
@@ -74,7 +73,7 @@ def _pipeline(settings: Settings, workers: int, log_dir: Path
         free_port,
         newsflow_argv,
         settings_env,
-        wait_or_kill,
+        stop_all,
         wait_worker_ready,
     )
 
@@ -95,11 +94,7 @@ def _pipeline(settings: Settings, workers: int, log_dir: Path
         wait_group_stable(settings, workers)
         yield list(zip(ports, procs, strict=False))
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            wait_or_kill(proc, 30)
+        stop_all(procs, 30)
         cleanup(settings, lambda _line: None)
 
 
