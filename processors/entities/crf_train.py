@@ -143,6 +143,14 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def training_params(
+    c1: float, c2: float, max_iterations: int, min_freq: int, possible_states: int
+) -> dict[str, Any]:
+    """The trainer settings under the names the metadata and the CV grid use."""
+    return {"c1": c1, "c2": c2, "max_iterations": max_iterations, "min_freq": min_freq,
+            "possible_states": possible_states}
+
+
 def train(
     train_path: Path,
     out: Path,
@@ -160,13 +168,7 @@ def train(
     to read; ``cv`` (the cross-validation that chose the settings) is stored as it is."""
     started = time.perf_counter()
     sentences = read_conll(train_path)
-    params: dict[str, Any] = {
-        "c1": c1,
-        "c2": c2,
-        "max_iterations": max_iterations,
-        "min_freq": min_freq,
-        "possible_states": possible_states,
-    }
+    params = training_params(c1, c2, max_iterations, min_freq, possible_states)
     held = holdout_score(sentences, holdout, params) if holdout > 0 else None
     out.parent.mkdir(parents=True, exist_ok=True)
     fit(sequences(sentences), out, **params)

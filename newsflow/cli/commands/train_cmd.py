@@ -74,14 +74,9 @@ def ner(
     if not 0 <= holdout < 1:
         raise typer.BadParameter("--holdout must be in [0, 1)")
     from processors.entities.crf_train import train as train_model
+    from processors.entities.crf_train import training_params
 
-    params: dict[str, Any] = {
-        "c1": c1,
-        "c2": c2,
-        "max_iterations": max_iterations,
-        "min_freq": min_freq,
-        "possible_states": possible_states,
-    }
+    params = training_params(c1, c2, max_iterations, min_freq, possible_states)
     found: dict[str, Any] | None = None
     if cv:
         from processors.entities.crf_cv import parse_settings, search
