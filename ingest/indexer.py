@@ -24,7 +24,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from ingest.index_batch import (
     IDLE_POLL_SECONDS,
@@ -36,7 +38,6 @@ from ingest.index_batch import (
     IndexerStats,
     Prepared,
     Verdict,
-    _short,
     backoff_delay,
     bulk_lines,
     chunk_by_bytes,
@@ -49,12 +50,12 @@ from ingest.index_batch import (
     prepare,
     should_flush,
 )
+from ingest.index_bulk import BulkPass, BulkWriter, poison_out
 from ingest.index_dlq import DeadLetterSender
 from ingest.index_rebalance import _listener, _Revocations
 from ingest.metrics import IndexerMetrics
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
 from newsflow.core.deadletter import replays_from_headers
-from newsflow.core.failures import POISON_ATTEMPTS
 from newsflow.core.settings import Settings
 
 __all__ = [
@@ -67,6 +68,8 @@ __all__ = [
 log = logging.getLogger("newsflow.indexer")
 
 STATS_LOG_SECONDS = 30.0
+# A drained batch this small is a trickle, not load (see ``_Indexer._quiet_refresh_due``).
+QUIET_BATCH = 50
 JOIN_GRACE_SECONDS = 60.0
 
 
@@ -78,21 +81,24 @@ def _record_bytes(rec: ConsumedRecord) -> int:
     return len(rec.value or b"") + len(rec.key or b"")
 
 
-class _BulkPass:
-    """What one pass over a batch's pending documents produced."""
+@dataclass
+class _InFlight:
+    """A batch rendered and sent; finished (retries, DLQ, commit) by ``finish_in_flight``."""
 
-    def __init__(self) -> None:
-        self.retry: list[Prepared] = []
-        self.dead: list[Failure] = []
-        self.reasons: list[str] = []
-        self.suspects: dict[int, Failure] = {}  # by id(Prepared.record): maybe poison
-        self.any_ok = False
+    batch: list[ConsumedRecord]
+    prepared: list[Prepared]
+    dead: list[Failure]
+    first_pass: Future[BulkPass] | None
+
+    def ready(self) -> bool:
+        return self.first_pass is None or self.first_pass.done()
 
 
 class _Indexer:
     def __init__(
         self, settings: Settings, stop: threading.Event, es: Any, consumer: Any,
         make_producer: Callable[[], Any], rev: _Revocations,
+        metrics: IndexerMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.stop = stop
@@ -107,7 +113,13 @@ class _Indexer:
         # Records that arrived while we were paused in a retry wait (newly assigned partitions).
         self.carry: list[ConsumedRecord] = []
         self._last_stats_log = time.monotonic()
-        self.metrics = IndexerMetrics()  # not served; ``connect`` serves it
+        self.metrics = metrics or IndexerMetrics()  # ``connect`` passes one it serves
+        # One thread: one bulk request in flight at a time, as before, but overlapping the
+        # rendering of the next batch (see ``flush``).
+        self._bulk_thread = ThreadPoolExecutor(1, thread_name_prefix="newsflow-bulk")
+        self._in_flight: _InFlight | None = None
+        self._last_quiet_refresh = float("-inf")
+        self.writer = BulkWriter(es, settings.es_alias, self.stats, self.metrics)
 
     @classmethod
     def connect(cls, settings: Settings, stop: threading.Event) -> _Indexer:
@@ -128,9 +140,8 @@ class _Indexer:
                 **kafka_producer_config(settings, client_id=f"{settings.app_id}-indexer-dlq")
             )
 
-        indexer = cls(settings, stop, elasticsearch_client(settings), consumer, make_producer, rev)
-        indexer.metrics = IndexerMetrics.start(settings)
-        return indexer
+        return cls(settings, stop, elasticsearch_client(settings), consumer, make_producer, rev,
+                   IndexerMetrics.start(settings))
 
     # -- polling -------------------------------------------------------------------------
 
@@ -200,8 +211,16 @@ class _Indexer:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def flush(self, batch: list[ConsumedRecord]) -> None:
-        """Index ``batch`` completely (docs in ES or on the DLQ), then commit its offsets."""
+    def flush(self, batch: list[ConsumedRecord], *, quiet: bool = False) -> None:
+        """Hand ``batch`` to Elasticsearch; it is finished (docs in ES or on the DLQ, offsets
+        committed) by the next ``flush`` or by ``finish_in_flight``.
+
+        Rendering a batch (JSON, validation, the Arabic ``seg`` fields) is CPU work in this
+        thread; the bulk request is a wait on Elasticsearch. The first bulk pass of a batch runs
+        in a helper thread while the next batch is polled and rendered here, so the two overlap.
+        Everything else -- retries, dead letters, commits -- stays in this thread, one batch at a
+        time and in order, so offsets are still committed only once everything before them is
+        done."""
         if not batch:
             return
         self.stats.batches += 1
@@ -213,27 +232,55 @@ class _Indexer:
                 prepared.append(result)
             else:
                 dead.append(result)
-        dead.extend(self._index_until_done(prepared))
+        self.finish_in_flight()
+        refresh = quiet and self._quiet_refresh_due()
+        first = (self._bulk_thread.submit(self.writer.bulk_once, prepared, refresh=refresh)
+                 if prepared else None)
+        self._in_flight = _InFlight(batch, prepared, dead, first)
+
+    def _quiet_refresh_due(self) -> bool:
+        """Whether this quiet batch's bulk request asks Elasticsearch to refresh. A trickle of
+        articles otherwise waits up to the 1 s refresh interval to become searchable, most of
+        its produce->searchable time; under load batches are full and the interval refreshes.
+        At most one such refresh per ``indexer_quiet_refresh_seconds`` (0: never)."""
+        every = self.settings.indexer_quiet_refresh_seconds
+        now = time.monotonic()
+        if every <= 0 or now - self._last_quiet_refresh < every:
+            return False
+        self._last_quiet_refresh = now
+        return True
+
+    def finish_in_flight(self) -> None:
+        """Complete the batch whose first bulk pass is in flight: wait for it, retry what failed,
+        dead-letter, commit."""
+        f, self._in_flight = self._in_flight, None
+        if f is None:
+            return
+        dead = f.dead
+        if f.first_pass is not None:
+            dead.extend(self._index_until_done(f.prepared, f.first_pass.result()))
         dead = drop_stale(dead, self.rev.epochs())
         self.dlq.send_all(dead)
         self.metrics.dead_lettered(STAGE, (f.error_type for f in dead))
         self.stats.dead_lettered = self.dlq.sent
-        done = drop_stale(batch, self.rev.epochs())
-        self.stats.dropped_on_revoke += len(batch) - len(done)
+        done = drop_stale(f.batch, self.rev.epochs())
+        self.stats.dropped_on_revoke += len(f.batch) - len(done)
         self._commit(done)
 
-    def _index_until_done(self, pending: list[Prepared]) -> list[Failure]:
-        """Bulk-index until every document is in or judged dead; returns the dead ones."""
+    def _index_until_done(self, pending: list[Prepared], first: BulkPass | None = None
+                          ) -> list[Failure]:
+        """Bulk-index until every document is in or judged dead; returns the dead ones.
+        ``first``: the outcome of a first pass over ``pending`` already made."""
         dead: list[Failure] = []
         attempt = 0
         strikes: dict[int, int] = {}  # id(record) -> consecutive suspect failures
         cluster_took_writes = False
         first_failure: float | None = None
         while pending:
-            result = self._bulk_once(pending)
+            result, first = first or self.writer.bulk_once(pending), None
             dead.extend(result.dead)
             cluster_took_writes = cluster_took_writes or result.any_ok
-            pending = self._poison_out(result, strikes, cluster_took_writes, dead)
+            pending = poison_out(result, strikes, cluster_took_writes, dead)
             if not pending:
                 break
             attempt += 1
@@ -248,85 +295,6 @@ class _Indexer:
             self._wait(delay)
             pending = drop_stale(pending, self.rev.epochs())
         return dead
-
-    @staticmethod
-    def _poison_out(
-        result: _BulkPass, strikes: dict[int, int], cluster_took_writes: bool,
-        dead: list[Failure],
-    ) -> list[Prepared]:
-        """Items that failed with an item-level 5xx ``POISON_ATTEMPTS`` times in a row while the
-        cluster accepted other documents are the document's fault: dead-letter them."""
-        still: list[Prepared] = []
-        for p in result.retry:
-            key = id(p.record)
-            suspect = result.suspects.get(key)
-            strikes[key] = strikes.get(key, 0) + 1 if suspect else 0
-            if suspect and cluster_took_writes and strikes[key] >= POISON_ATTEMPTS:
-                dead.append(Failure(p.record, f"poison_{suspect.error_type}",
-                                    f"failed {strikes[key]} times while other documents were "
-                                    f"indexed: {suspect.error}"))
-            else:
-                still.append(p)
-        return still
-
-    def _bulk_once(self, items: list[Prepared]) -> _BulkPass:
-        """One pass over ``items``."""
-        out = _BulkPass()
-        work = list(chunk_by_bytes(items))
-        while work:
-            chunk = work.pop(0)
-            self.stats.bulk_requests += 1
-            outcome = self._bulk_request(chunk, work, out)
-            if outcome is None:
-                continue
-            self.stats.indexed += len(outcome.ok) - outcome.superseded
-            self.metrics.indexed(p.record for p in outcome.ok)
-            self.stats.superseded += outcome.superseded
-            out.any_ok = out.any_ok or bool(outcome.ok)
-            out.dead.extend(outcome.dead)
-            out.retry.extend(outcome.retry)
-            out.reasons.extend(outcome.retry_reasons)
-            out.suspects.update((id(f.record), f) for f in outcome.suspects)
-        return out
-
-    def _bulk_request(
-        self, chunk: list[Prepared], work: list[list[Prepared]], out: _BulkPass
-    ) -> BulkOutcome | None:
-        """Send one bulk request; a request-level failure is recorded in ``out`` (or split
-        into ``work``) and returns None."""
-        from elastic_transport import TransportError
-        from elasticsearch import ApiError
-
-        started = time.monotonic()
-        try:
-            resp = self.es.bulk(
-                index=self.settings.es_alias,
-                # pre-encoded NDJSON lines: the client forwards bytes untouched
-                operations=cast(Any, [line for p in chunk for line in bulk_lines(p)]),
-                require_alias=True,
-            )
-        except ApiError as exc:
-            status = exc.meta.status
-            self.metrics.request_error(status)
-            etype = exc.error if isinstance(exc.error, str) else None
-            if classify_request_error(status, etype, len(chunk)) is Verdict.DEAD:
-                if len(chunk) == 1:
-                    out.dead.append(Failure(chunk[0].record, f"http_{status}", _short(str(exc))))
-                else:  # find the culprit: halve the request
-                    mid = len(chunk) // 2
-                    work[:0] = [chunk[:mid], chunk[mid:]]
-                return None
-            out.retry.extend(chunk)
-            out.reasons.append(f"HTTP {status}: {_short(str(exc), 300)}")
-            return None
-        except TransportError as exc:  # connection refused/reset, timeouts
-            self.metrics.request_error(None)
-            out.retry.extend(chunk)
-            out.reasons.append(f"{type(exc).__name__}: {_short(str(exc), 300)}")
-            return None
-        self.metrics.bulk(time.monotonic() - started, len(chunk))
-        self.metrics.item_errors(resp.body.get("items", []))
-        return classify_bulk_response(chunk, resp.body.get("items", []))
 
     def _commit(self, done: list[ConsumedRecord]) -> None:
         from kafka import TopicPartition
@@ -414,18 +382,23 @@ class _Indexer:
                                 age_seconds=time.monotonic() - batch_started,
                                 max_count=s.indexer_batch_size, max_bytes=s.indexer_batch_bytes,
                                 max_seconds=s.indexer_batch_seconds):
-                    self.flush(batch)
+                    drained = not records and s.indexer_flush_when_drained
+                    self.flush(batch, quiet=drained and len(batch) <= QUIET_BATCH)
                     batch, batch_bytes = [], 0
                     last_activity = time.monotonic()
                     self.metrics.update_lag(self.consumer)
+                elif self._in_flight is not None and (not records or self._in_flight.ready()):
+                    self.finish_in_flight()  # nothing to overlap it with: commit it now
                 self._maybe_log_stats()
                 if (max_idle_seconds is not None and not batch
                         and time.monotonic() - last_activity >= max_idle_seconds):
+                    self.finish_in_flight()
                     log.info("idle for %.1fs: stopping", max_idle_seconds)
                     break
             # Clean shutdown: whatever was consumed is indexed and committed before leaving.
             if batch and self.stop.is_set():
                 self.flush(drop_stale(batch, self.rev.epochs()))
+            self.finish_in_flight()
         except _Stopped:
             log.warning("stopped with an unfinished batch: its offsets stay uncommitted")
         finally:
@@ -434,7 +407,10 @@ class _Indexer:
         return self.stats
 
     def close(self) -> None:
-        for closer in (self.consumer.close, self.dlq.close, self.es.close):
+        # A batch still in flight here was stopped by an error or by ``_Stopped``: its bulk
+        # request may finish, but its offsets are never committed.
+        for closer in (self._bulk_thread.shutdown, self.consumer.close, self.dlq.close,
+                       self.es.close):
             try:
                 closer()
             except Exception:

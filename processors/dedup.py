@@ -23,14 +23,21 @@ by bytes (``max_bytes``) as well as by count and age, oldest evicted first.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from newsflow.core.settings import Settings
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 SCHEME = "affine32"
 SEED = 1
@@ -63,6 +70,49 @@ _ITEM_OVERHEAD_BYTES = 200
 
 def _identity(x: int) -> int:
     return x
+
+
+# datasketch's parameters for the default settings, shipped so that the worker need not import
+# datasketch: its package imports scipy (for MinHashLSH's band search), +41 MB of RSS and 0.7 s
+# of start-up in every worker, for two arrays and two integers. A unit test checks the file
+# against datasketch itself; other settings ask datasketch at start-up.
+PARAMETERS_FILE = Path(__file__).parent / "data" / "minhash_parameters.json"
+
+
+@dataclass(frozen=True)
+class MinHashParameters:
+    a: np.ndarray  # datasketch's affine32 permutations (uint32): h -> a * h + b
+    b: np.ndarray
+    bands: int  # MinHashLSH's (b, r) for the threshold
+    rows: int
+
+
+def datasketch_parameters(num_perm: int, threshold: float) -> MinHashParameters:
+    from datasketch import MinHash, MinHashLSH
+
+    template = MinHash(num_perm=num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # only for its (b, r) choice
+    a, b = template.permutations
+    return MinHashParameters(np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32),
+                             int(lsh.b), int(lsh.r))
+
+
+def parameters_document(params: MinHashParameters, num_perm: int, threshold: float
+                        ) -> dict[str, object]:
+    return {"scheme": SCHEME, "seed": SEED, "num_perm": num_perm, "threshold": threshold,
+            "a": params.a.tolist(), "b": params.b.tolist(),
+            "bands": params.bands, "rows": params.rows}
+
+
+@lru_cache(maxsize=8)
+def minhash_parameters(num_perm: int, threshold: float) -> MinHashParameters:
+    doc = json.loads(PARAMETERS_FILE.read_text(encoding="utf-8"))
+    if (doc["scheme"], doc["seed"], doc["num_perm"], doc["threshold"]) == (
+            SCHEME, SEED, num_perm, threshold):
+        return MinHashParameters(np.array(doc["a"], dtype=np.uint32),
+                                 np.array(doc["b"], dtype=np.uint32),
+                                 int(doc["bands"]), int(doc["rows"]))
+    return datasketch_parameters(num_perm, threshold)
 
 
 def word_bytes(text_normalized: str) -> list[bytes]:
@@ -124,9 +174,9 @@ class NearDuplicateIndex:
         self.num_perm = num_perm
         self.max_age_s = max_age_days * 86400.0
         self.shingle_size = shingle_size
-        self._template = MinHash(num_perm=num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # only for its (b, r) choice
-        self.bands, self.rows = int(lsh.b), int(lsh.r)
+        params = minhash_parameters(num_perm, threshold)
+        self._a, self._b = params.a, params.b
+        self.bands, self.rows = params.bands, params.rows
         if self.rows > len(_BAND_MULT) or self.bands > len(_BAND_SALT):
             raise ValueError(f"num_perm {num_perm} needs more band constants than are defined")
         self.bytes_per_item = num_perm * 4 + self.bands * _BAND_ENTRY_BYTES + _ITEM_OVERHEAD_BYTES
@@ -181,17 +231,19 @@ class NearDuplicateIndex:
         if len(tokens) < MIN_WORDS:
             return None
         sh = _fmix32(shingle_hashes(tokens, self.shingle_size))
-        a, b = self._template.permutations
-        # Same arithmetic as MinHash.update_batch (uint32 wrap-around), without its Python loop.
-        sig: np.ndarray = np.minimum(self._template.hashvalues, (sh[:, None] * a + b).min(axis=0))
+        # Same arithmetic as MinHash.update_batch (uint32 wrap-around), without its Python loop;
+        # datasketch starts from all-ones values, which any hash is at most.
+        sig: np.ndarray = (sh[:, None] * self._a + self._b).min(axis=0)
         return sig.astype(np.uint32)
 
     def minhash(self, text_normalized: str) -> MinHash | None:
         """The signature as a datasketch ``MinHash`` (for comparisons and tests)."""
+        from datasketch import MinHash
+
         sig = self.signature(text_normalized)
         if sig is None:
             return None
-        m = self._template.copy()
+        m = MinHash(num_perm=self.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
         m.hashvalues = sig.astype(m.hashvalues.dtype)
         return m
 

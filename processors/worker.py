@@ -24,7 +24,7 @@ from newsflow.core.contract import DeadLetter
 from newsflow.core.settings import Settings, get_settings
 from processors.dedup_restore import restore_index
 from processors.dedup_stage import DedupStage, raw_original, stage_topic
-from processors.delivery import Delivery
+from processors.delivery import Delivery, send_via_producer
 from processors.enrich import Enricher
 from processors.enrich_step import EnrichStep
 from processors.label_router import LabelRouter
@@ -40,6 +40,9 @@ from processors.publish import Publisher
 log = logging.getLogger(__name__)
 BATCH_MAX = 200
 BATCH_WITHIN = 0.2  # seconds: the most a lone article waits for company
+# Events per topic Faust may buffer ahead: above both agents' batch sizes (200 here, 500 at the
+# stage). Faust's default, 4096, lets a backlog hold ~80 MB of stage envelopes in memory.
+STREAM_BUFFER = 1024
 
 
 @dataclass
@@ -85,6 +88,7 @@ def faust_app(settings: Settings, web_port: int | None) -> faust.App:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=200,
+        stream_buffer_maxsize=STREAM_BUFFER,
         web_enabled=web_port is not None and web_port > 0,
         web_port=web_port or settings.worker_web_port,
         web_bind="127.0.0.1",
@@ -115,12 +119,13 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     publisher = Publisher(app, app.topic(settings.topic_enriched, key_type=bytes,
                                          value_type=bytes), label_router)
     metrics = WorkerMetrics(app, destination="dedup_stage" if staged else "enriched")
-    delivery = Delivery(dlq_topic)
+    send = send_via_producer(app)
+    delivery = Delivery(dlq_topic, send)
     delivery.on_dead_letter = counting(stats, metrics)
     stage: DedupStage | None = None
     if staged:
         stage_metrics = WorkerMetrics(app, station=DEDUP_STATION)
-        stage_delivery = Delivery(dlq_topic, original=raw_original(settings))
+        stage_delivery = Delivery(dlq_topic, send, original=raw_original(settings))
         stage_delivery.on_dead_letter = counting(stats, stage_metrics)
         topic = stage_topic(app, settings)
         stage = DedupStage(app, settings, topic, publisher, stage_delivery, stage_metrics,

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     indexer_flush_when_drained: bool = Field(
         True, description="send as soon as the consumer has nothing more (else: count/bytes/age)"
     )
+    indexer_quiet_refresh_seconds: float = Field(
+        0.25, ge=0, description="a small batch sent because nothing more came asks Elasticsearch "
+        "to refresh at once, at most once per this many seconds (0: only the index's interval)"
+    )
     indexer_metrics_port: int = Field(6067, ge=0, description="/metrics of the indexer; 0: off")
     indexer_max_retry_seconds: float = Field(60.0, gt=0)
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are dead-lettered")

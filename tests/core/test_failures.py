@@ -17,7 +17,7 @@ from kafka.errors import (
 )
 
 from ingest.index_batch import ConsumedRecord, Failure, Prepared
-from ingest.indexer import _BulkPass, _Indexer
+from ingest.index_bulk import BulkPass, poison_out
 from newsflow.core.deadletter import (
     SHRINK_BUDGETS,
     dead_letter,
@@ -98,20 +98,28 @@ def test_shrink_dead_letter_reaches_no_original_in_bounded_steps() -> None:
 
 
 class _FakeTopic:
-    def __init__(self, name: str, fail_with: BaseException | None = None, times: int = 0):
+    def __init__(self, name: str, fail_with: BaseException | None = None, times: int = 0,
+                 ack_fails: bool = False):
         self.name, self.fail_with, self.times, self.sent = name, fail_with, times, []
+        self.ack_fails = ack_fails
 
     def __str__(self) -> str:
         return self.name
 
 
 def _fake_send(topics_sent: list[tuple[str, bytes]]) -> Any:
-    async def send(out: Output) -> None:
+    async def send(out: Output) -> Any:
         topic, key = out.topic, out.key
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if topic.fail_with is not None and topic.times != 0:
             topic.times -= 1
-            raise topic.fail_with
+            if topic.ack_fails:  # refused by the broker, after the producer took it
+                ack.set_exception(topic.fail_with)
+                return ack
+            raise topic.fail_with  # refused by the producer on the spot
         topics_sent.append((topic.name, key))
+        ack.set_result(None)
+        return ack
 
     return send
 
@@ -119,7 +127,7 @@ def _fake_send(topics_sent: list[tuple[str, bytes]]) -> Any:
 def test_delivery_dead_letters_a_refused_record_and_retries_a_transient_one() -> None:
     sent: list[tuple[str, bytes]] = []
     enriched = _FakeTopic("enriched", AioTooLarge(), times=1)  # the first send only is refused
-    flaky = _FakeTopic("flaky", KafkaTimeoutError(), times=1)
+    flaky = _FakeTopic("flaky", KafkaTimeoutError(), times=1, ack_fails=True)
     dlq = _FakeTopic("dlq")
     delivery = Delivery(dlq, send=_fake_send(sent))
     outputs = [
@@ -149,19 +157,19 @@ def test_poison_needs_repeated_item_5xx_while_the_cluster_takes_writes() -> None
     strikes: dict[int, int] = {}
     dead: list[Failure] = []
     for attempt in range(1, POISON_ATTEMPTS + 1):
-        result = _BulkPass()
+        result = BulkPass()
         result.retry = [p]
         result.suspects = {id(p.record): Failure(p.record, "internal", "boom")}
-        still = _Indexer._poison_out(result, strikes, cluster_took_writes=True, dead=dead)
+        still = poison_out(result, strikes, cluster_took_writes=True, dead=dead)
         assert (still == []) is (attempt == POISON_ATTEMPTS)
     assert dead and dead[0].error_type == "poison_internal"
     # the same failures while nothing else is written (cluster down): never poison
     strikes, dead = {}, []
     for _ in range(POISON_ATTEMPTS * 2):
-        result = _BulkPass()
+        result = BulkPass()
         result.retry = [p]
         result.suspects = {id(p.record): Failure(p.record, "internal", "boom")}
-        assert _Indexer._poison_out(result, strikes, cluster_took_writes=False, dead=dead) == [p]
+        assert poison_out(result, strikes, cluster_took_writes=False, dead=dead) == [p]
     assert dead == []
 
 

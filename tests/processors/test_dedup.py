@@ -7,9 +7,19 @@ import sys
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from newsflow.core.arabic import fold_text
-from processors.dedup import NearDuplicateIndex, shingle_hashes, word_bytes
+from newsflow.core.settings import Settings
+from processors.dedup import (
+    SCHEME,
+    SEED,
+    NearDuplicateIndex,
+    datasketch_parameters,
+    minhash_parameters,
+    shingle_hashes,
+    word_bytes,
+)
 
 DAY = 86400.0
 
@@ -123,9 +133,30 @@ def test_minhash_matches_datasketch_update_batch() -> None:
     index = NearDuplicateIndex()
     m = index.minhash(STORY)
     assert m is not None
-    ref = index._template.copy()
+    ref = MinHash(num_perm=index.num_perm, seed=SEED, hashfunc=lambda x: x, scheme=SCHEME)
     ref.update_batch(shingle_hashes(word_bytes(STORY), index.shingle_size).tolist())
     assert np.array_equal(m.hashvalues, ref.hashvalues)
+
+
+def test_shipped_parameters_are_datasketchs() -> None:
+    # The worker reads the permutations and LSH bands from a file instead of importing
+    # datasketch; the file must be exactly what datasketch computes for the default settings.
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    shipped = minhash_parameters(settings.dedup_num_perm, settings.dedup_threshold)
+    ref = datasketch_parameters(settings.dedup_num_perm, settings.dedup_threshold)
+    assert np.array_equal(shipped.a, ref.a) and np.array_equal(shipped.b, ref.b)
+    assert (shipped.bands, shipped.rows) == (ref.bands, ref.rows) == (9, 13)
+    other = minhash_parameters(64, 0.5)  # not in the file: datasketch answers
+    assert (other.bands, other.rows) == (datasketch_parameters(64, 0.5).bands,
+                                         datasketch_parameters(64, 0.5).rows)
+
+
+def test_the_worker_does_not_import_datasketch_or_scipy() -> None:
+    code = ("import sys;from processors.worker import create_app;create_app(web_port=0);"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasketch','scipy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
 
 def test_sketches_are_the_same_in_another_process() -> None:

