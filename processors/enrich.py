@@ -42,9 +42,9 @@ class EmptyArticle(ValueError):
 
 
 # Letters that Persian, Urdu, Pashto, Kurdish... use and Arabic does not. A text in Arabic letters
-# is Arabic without asking the classifier -- which costs more than all of cleaning, and ~66 MB of
-# RSS from the first call on -- unless such letters are more than a trace: Persian writes ی or ک
-# in most words, while Arabic news uses one in a foreign name now and then.
+# is Arabic without asking the classifier (which costs more than all of cleaning) unless such
+# letters are more than a trace: Persian writes ی or ک in most words, while Arabic news uses one
+# in a foreign name now and then.
 _NON_ARABIC_LETTERS = re.compile("[\u067e\u0686\u0698\u06af\u06a9\u06cc\u06d2\u06ba\u0679"
                                  "\u0688\u0691\u06c1\u06be\u06d5\u0695\u06b5\u06ce]")
 _ARABIC_LETTER = re.compile("[\u0621-\u064a]")
@@ -85,8 +85,8 @@ class Enricher:
         self.entities = get_extractor(self.settings.ner_backend)
         self.topics = TopicTagger.from_settings(self.settings)
         self.dedup = NearDuplicateIndex.from_settings(self.settings)
-        # Load the classifier's model now (~0.7 s): on the first non-Arabic article it would
-        # hold up every partition of a worker that long. (Arabic text never reaches it, so
+        # Load the classifier's model now (~0.7 s, ~66 MB): on the first non-Arabic article it
+        # would hold up every partition of a worker that long. (Arabic text never reaches it, so
         # ``detect_language`` on an Arabic word would not load it.)
         py3langid.classify("warm up")
 
