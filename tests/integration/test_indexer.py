@@ -615,3 +615,29 @@ def test_partitions_revoked_during_retry_are_reread_not_double_indexed(
     assert stats_a.indexed + stats_b.indexed == n
     assert _versions(private) == {f"art{i:03d}": 1 for i in range(n)}
     assert _dlq(private, expected=1, timeout=2) == []
+
+
+@pytest.mark.parametrize("quiet_refresh", [0.001, 0.0])  # every quiet batch; never
+def test_a_quiet_batch_is_made_searchable_by_its_own_bulk_request(
+    private: Settings, quiet_refresh: float
+) -> None:
+    """With the index's periodic refresh switched off, a trickle of articles becomes searchable
+    only because the indexer's bulk request asked for a refresh (quiet batches do); with the
+    quiet refresh off, the same committed articles stay invisible until someone refreshes."""
+    from ingest.indexer import run_indexer
+
+    _setup_index(private)
+    es = elasticsearch_client(private)
+    try:
+        es.indices.put_settings(index=private.es_alias, settings={"refresh_interval": "-1"})
+        es.indices.refresh(index=private.es_alias)
+        _produce(private, _records(3))
+        stats = run_indexer(private.model_copy(
+            update={"indexer_quiet_refresh_seconds": quiet_refresh}), max_idle_seconds=3)
+        assert stats.indexed == 3 and _all_committed(private)
+        visible = int(es.count(index=private.es_alias)["count"])
+        assert visible == (3 if quiet_refresh else 0)
+        es.indices.refresh(index=private.es_alias)
+        assert int(es.count(index=private.es_alias)["count"]) == 3
+    finally:
+        es.close()
