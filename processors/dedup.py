@@ -97,11 +97,13 @@ def datasketch_parameters(num_perm: int, threshold: float) -> MinHashParameters:
                              int(lsh.b), int(lsh.r))
 
 
-def parameters_document(params: MinHashParameters, num_perm: int, threshold: float
-                        ) -> dict[str, object]:
-    return {"scheme": SCHEME, "seed": SEED, "num_perm": num_perm, "threshold": threshold,
-            "a": params.a.tolist(), "b": params.b.tolist(),
-            "bands": params.bands, "rows": params.rows}
+def write_parameters_file(num_perm: int, threshold: float, path: Path = PARAMETERS_FILE) -> None:
+    """(Re)writes the shipped file from datasketch, for settings that become the defaults."""
+    params = datasketch_parameters(num_perm, threshold)
+    doc = {"scheme": SCHEME, "seed": SEED, "num_perm": num_perm, "threshold": threshold,
+           "a": params.a.tolist(), "b": params.b.tolist(),
+           "bands": params.bands, "rows": params.rows}
+    path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
 
 
 @lru_cache(maxsize=8)

@@ -61,13 +61,6 @@ Where = tuple[str | None, int | None, int | None]
 Original = Callable[[Output], Awaitable[tuple[bytes, Where]]]
 
 
-async def send_via_topic(out: Output) -> Awaitable[Any]:
-    """Through Faust's ``Topic.send`` (tests, tools)."""
-    return cast(Awaitable[Any], await out.topic.send(
-        key=out.key, value=out.value, headers=out.headers, timestamp=out.timestamp,
-        partition=out.partition))
-
-
 def send_via_producer(app: Any) -> Sender:
     """Straight to the app's producer (aiokafka underneath), what the worker uses. Faust's
     ``Topic.send`` wraps every record in a FutureMessage, a channel hop and sensor calls: a
@@ -106,7 +99,7 @@ async def _send_all(send: Sender, outputs: list[Output]) -> list[BaseException |
 
 
 class Delivery:
-    def __init__(self, dlq_topic: Any, send: Sender = send_via_topic,
+    def __init__(self, dlq_topic: Any, send: Sender,
                  original: Original | None = None) -> None:
         self.dlq_topic = dlq_topic
         self.send = send

@@ -144,7 +144,8 @@ def test_shipped_parameters_are_datasketchs() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     shipped = minhash_parameters(settings.dedup_num_perm, settings.dedup_threshold)
     ref = datasketch_parameters(settings.dedup_num_perm, settings.dedup_threshold)
-    assert np.array_equal(shipped.a, ref.a) and np.array_equal(shipped.b, ref.b)
+    assert np.array_equal(shipped.a, ref.a) and np.array_equal(shipped.b, ref.b), (
+        "regenerate with processors.dedup.write_parameters_file")
     assert (shipped.bands, shipped.rows) == (ref.bands, ref.rows) == (9, 13)
     other = minhash_parameters(64, 0.5)  # not in the file: datasketch answers
     assert (other.bands, other.rows) == (datasketch_parameters(64, 0.5).bands,
