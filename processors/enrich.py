@@ -6,14 +6,12 @@ per article is a pure function of the article plus that state."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import numpy as np
-import py3langid
 
 from newsflow.core.arabic import clean_display, fold_text
 from newsflow.core.contract import EnrichedArticle, Entity, Processing, RawArticle, TopicTag
@@ -23,13 +21,10 @@ from newsflow.core.version import __version__
 from processors.clean import html_to_text
 from processors.dedup import NearDuplicateIndex
 from processors.entities import get_extractor
+from processors.language import detect_language, language_model
 from processors.topics import TopicTagger
 
 T = TypeVar("T")
-LANGID_PREFIX = 300  # characters: as stable as 600 on SaudiNewsNet at half the cost
-# py3langid tells Egyptian and Moroccan Arabic from MSA; for news search and filtering all are
-# Arabic.
-LANGUAGE_ALIASES = {"arz": "ar", "ary": "ar"}
 
 
 class BodyTooLong(ValueError):
@@ -39,33 +34,6 @@ class BodyTooLong(ValueError):
 
 class EmptyArticle(ValueError):
     """Nothing readable is left after cleaning (an empty body, or HTML with no article text)."""
-
-
-# Letters that Persian, Urdu, Pashto, Kurdish... use and Arabic does not. A text in Arabic letters
-# is Arabic without asking the classifier (which costs more than all of cleaning) unless such
-# letters are more than a trace: Persian writes ی or ک in most words, while Arabic news uses one
-# in a foreign name now and then.
-_NON_ARABIC_LETTERS = re.compile("[\u067e\u0686\u0698\u06af\u06a9\u06cc\u06d2\u06ba\u0679"
-                                 "\u0688\u0691\u06c1\u06be\u06d5\u0695\u06b5\u06ce]")
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-_LETTER = re.compile(r"[^\W\d_]")
-# On SaudiNewsNet every sample with at least half Arabic letters (Latin names and titles in an
-# Arabic text) is ar/arz/ary to the classifier too; below that it sees English, Somali...
-ARABIC_SHARE = 0.5
-FOREIGN_TRACE = 0.02  # of the Arabic letters
-
-
-def detect_language(text: str) -> str | None:
-    if not text.strip():
-        return None
-    sample = text[:LANGID_PREFIX]
-    letters = len(_LETTER.findall(sample))
-    arabic = len(_ARABIC_LETTER.findall(sample))
-    if (letters and arabic >= ARABIC_SHARE * letters
-            and len(_NON_ARABIC_LETTERS.findall(sample)) <= FOREIGN_TRACE * arabic):
-        return "ar"
-    lang, _score = py3langid.classify(sample)
-    return LANGUAGE_ALIASES.get(str(lang), str(lang))
 
 
 def _timed(stages: dict[str, float], name: str, fn: Callable[[], T]) -> T:
@@ -85,10 +53,9 @@ class Enricher:
         self.entities = get_extractor(self.settings.ner_backend)
         self.topics = TopicTagger.from_settings(self.settings)
         self.dedup = NearDuplicateIndex.from_settings(self.settings)
-        # Load the classifier's model now (~0.7 s, ~66 MB): on the first non-Arabic article it
-        # would hold up every partition of a worker that long. (Arabic text never reaches it, so
-        # ``detect_language`` on an Arabic word would not load it.)
-        py3langid.classify("warm up")
+        # Load the language model now, not on the first non-Arabic article (Arabic text never
+        # reaches it): a worker's partitions would all wait for it there.
+        language_model()
 
     def clean(self, raw: RawArticle) -> tuple[str, str, str]:
         """(title, body, body_normalized)."""

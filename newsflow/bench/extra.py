@@ -84,21 +84,24 @@ def extra_workers(settings: Settings, n: int, log_dir: Path) -> Iterator[dict[st
                 proc.wait()
 
 
-def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0) -> None:
-    """Until the worker group is Stable with ``members`` members (all joined, partitions
-    assigned), so the run does not time a rebalance."""
+def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0,
+                      group_id: str | None = None) -> None:
+    """Until the consumer group (the worker group unless ``group_id`` says another) is Stable
+    with ``members`` members (all joined, partitions assigned), so the run does not time a
+    rebalance."""
     import time
 
     from kafka import KafkaAdminClient
 
     from newsflow.core.clients import kafka_config
 
+    group_id = group_id or settings.app_id
     admin = KafkaAdminClient(**kafka_config(settings), client_id="newsflow-bench")
     deadline = time.monotonic() + timeout
     state = "?"
     try:
         while time.monotonic() < deadline:
-            group = admin.describe_groups([settings.app_id]).get(settings.app_id) or {}
+            group = admin.describe_groups([group_id]).get(group_id) or {}
             joined = group.get("members") or []
             state = f"{group.get('group_state')} with {len(joined)} member(s)"
             if group.get("group_state") == "Stable" and len(joined) == members:
@@ -106,4 +109,4 @@ def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0) 
             time.sleep(0.5)
     finally:
         admin.close()
-    raise BenchError(f"worker group {settings.app_id} not stable after {timeout:.0f} s ({state})")
+    raise BenchError(f"consumer group {group_id} not stable after {timeout:.0f} s ({state})")

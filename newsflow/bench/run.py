@@ -45,8 +45,11 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
         try:
             with (child_processes(settings, say, log_dir=log_dir, web_port=0) as children,
                   extra_workers(settings, options.workers - 1, log_dir) as more):
-                if more:
-                    wait_group_stable(settings, options.workers)
+                # Produce only once both groups hold their partitions: a first join (three
+                # seconds of the broker's initial rebalance delay, more on a fresh broker) is
+                # start-up, not latency or throughput of the pipeline.
+                wait_group_stable(settings, options.workers)
+                wait_group_stable(settings, 1, group_id=settings.indexer_group)
                 procs = ProcSampler({"worker": children[0].pid, "indexer": children[1].pid,
                                      **more})
                 samplers = [procs.thread, kafka_w.thread, search_w.thread]

@@ -8,7 +8,8 @@ import pytest
 from newsflow.core.contract import RawArticle
 from newsflow.core.identity import article_id
 from newsflow.runner import SAMPLES
-from processors.enrich import EmptyArticle, Enricher, detect_language
+from processors.enrich import EmptyArticle, Enricher
+from processors.language import detect_language
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +80,18 @@ def test_resent_article_keeps_its_cluster(enricher: Enricher) -> None:
 )
 def test_detect_language(text: str, lang: str | None) -> None:
     assert detect_language(text) == lang
+
+
+def test_detect_language_reads_every_line() -> None:
+    # fastText classifies one line: the text is joined, not cut at its first newline (or refused).
+    assert detect_language("Le\ngouvernement a annoncé aujourd'hui\nun nouveau plan") == "fr"
+
+
+def test_the_language_model_is_loaded_by_the_enricher() -> None:
+    from processors.language import language_model
+
+    language_model.cache_clear()
+    Enricher()
+    # Arabic text never reaches the classifier: without this load at start, the first
+    # non-Arabic article would hold up its worker's partitions while the model loads.
+    assert language_model.cache_info().currsize == 1
