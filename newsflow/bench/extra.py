@@ -1,6 +1,7 @@
 """What the bench measures besides the pipeline run itself: the offline enrichment of the same
-articles (``newsflow enrich``, no Kafka: the worker's ceiling) and extra worker processes for
-``--workers N`` (the scale-out figures)."""
+articles (``newsflow enrich``, no Kafka: the worker's ceiling), the worker alone over the run's
+raw topic (the enrich stage's own rate), and extra worker processes for ``--workers N`` (the
+scale-out figures)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.bench.metrics import BenchError, cpu_share
+from newsflow.bench.options import worker_replay_settings
+from newsflow.bench.stages import replay_report, watch_replay
 from newsflow.bench.watchers import ProcSampler
 from newsflow.core.settings import Settings
 
@@ -110,3 +113,62 @@ def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0,
     finally:
         admin.close()
     raise BenchError(f"consumer group {group_id} not stable after {timeout:.0f} s ({state})")
+
+
+def replay_worker(settings: Settings, expected: int, log_dir: Path, stall_seconds: float,
+                  progress: bool) -> dict[str, Any]:
+    """The worker's own capacity in the pipeline: a fresh ``newsflow worker`` (real Kafka, Faust
+    and the near-duplicate stage, as in the run) over the already complete raw topic, with the
+    machine to itself like the offline enrichment it is compared with. In the run it shares two
+    cores with the indexer, Elasticsearch and the broker, so that rate measures the machine as
+    much as the worker. ``expected``: the records the run's worker wrote (enriched + DLQ)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from ingest.topics import ensure_topics
+    from newsflow.core.clients import kafka_config
+    from newsflow.provision import label_stream_topics
+    from newsflow.runner import free_port, newsflow_argv, settings_env, stop_all
+
+    replay = worker_replay_settings(settings)
+    ensure_topics(replay, label_stream_topics(replay))
+    consumer = KafkaConsumer(**kafka_config(replay), group_id=None, enable_auto_commit=False)
+    log = log_dir / "worker-replay.log"
+    try:
+        parts = [TopicPartition(topic, p) for topic in (replay.topic_enriched, replay.topic_dlq)
+                 for p in range(replay.topic_partitions)]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                newsflow_argv("worker", "--web-port", str(free_port())), stdout=out,
+                stderr=subprocess.STDOUT, env=settings_env(replay))
+        procs = ProcSampler({"worker": proc.pid})
+        procs.thread.start()
+        try:
+            series = watch_replay(
+                "worker", lambda: int(sum(consumer.end_offsets(parts).values())), expected,
+                proc, log, stall_seconds, progress)
+        finally:
+            procs.thread.stop()
+            stop_all([proc], 30)
+    finally:
+        consumer.close()
+    report = replay_report(series, expected, procs, "worker")
+    report["articles"] = expected
+    busy, seconds = report.get("cpu_cores_busy"), report.get("seconds")
+    if busy and seconds:
+        report["cpu_ms_per_article"] = round(1000 * busy * seconds / expected, 3)
+    return report
+
+
+def raw_records(settings: Settings) -> int:
+    """Records in the run's raw topic: what a worker replay has to account for, one output
+    (enriched article or dead letter) each."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from newsflow.core.clients import kafka_config
+
+    consumer = KafkaConsumer(**kafka_config(settings), group_id=None, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(settings.topic_raw, p) for p in range(settings.topic_partitions)]
+        return int(sum(consumer.end_offsets(parts).values()))
+    finally:
+        consumer.close()

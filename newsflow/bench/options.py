@@ -59,3 +59,16 @@ def direct_index_name(settings: Settings) -> str:
     # Matches the template's ``<alias>-*`` pattern, so it gets the very same mappings/analyzers,
     # yet is not a member of the alias (the template defines no aliases).
     return f"{settings.es_alias}-bench-direct"
+
+
+def worker_replay_settings(settings: Settings) -> Settings:
+    """A second worker group over the run's complete raw topic, writing topics of its own. Its
+    alias has no index: the near-duplicate stage restores nothing and starts empty, as the
+    pipeline's did."""
+    return settings.model_copy(update={
+        "topic_enriched": f"{settings.topic_enriched}-replay",
+        "topic_dlq": f"{settings.topic_dlq}-replay",
+        "topic_label_prefix": f"{settings.topic_label_prefix}replay.",
+        "app_id": f"{settings.app_id}-replay",
+        "es_alias": f"{settings.es_alias}-worker-replay",
+    })

@@ -88,18 +88,26 @@ def build_report(tl: Timeline, tracker: VisibilityTracker, enrich_series: Series
 
 
 def side_by_side(report: dict[str, Any], offline: dict[str, Any] | None) -> dict[str, Any]:
-    """The issue's figures as ratios of one run: the worker against its own offline ceiling,
-    the indexer against direct bulk, end to end against the slowest stage measured alone."""
+    """The issue's figures as ratios of one run: the worker against its own offline ceiling
+    (in the run, sharing the machine, and alone over the same raw topic), the indexer against
+    direct bulk, end to end against the slowest pipeline stage measured alone."""
     stages = report["stages"]
     enrich_rate = (stages.get("enrich") or {}).get("articles_per_second")
     offline_rate = (offline or {}).get("articles_per_second")
+    worker_alone = report.get("worker_replay") or {}
     alone = {
         "produce": stages["produce"]["articles_per_second"],
+        "enrich_worker_alone": worker_alone.get("articles_per_second"),
         "enrich_offline": offline_rate,
         "index_replay": (report.get("indexer_replay") or {}).get("docs_per_second"),
     }
-    known = {k: v for k, v in alone.items() if v}
-    slowest = min(known, key=lambda k: known[k]) if known else None
+    # The pipeline's stages: the worker alone is the enrich stage; offline enrichment (no
+    # Kafka) only stands in for it when the replay did not run.
+    pipeline_stages = {k: v for k, v in alone.items() if v and k != "enrich_offline"}
+    if not alone["enrich_worker_alone"] and offline_rate:
+        pipeline_stages["enrich_offline"] = offline_rate
+    slowest = (min(pipeline_stages, key=lambda k: pipeline_stages[k])
+               if pipeline_stages else None)
     rss = report["peak_rss_mb"]
     workers = [v for k, v in rss.items() if k.startswith("worker")]
     enrich = stages.get("enrich") or {}
@@ -107,6 +115,8 @@ def side_by_side(report: dict[str, Any], offline: dict[str, Any] | None) -> dict
     worker_cpu_ms = (round(1000 * busy * enrich["seconds"] / report["articles"], 3)
                      if busy and enrich.get("seconds") and report["articles"] else None)
     offline_cpu_ms = (offline or {}).get("cpu_ms_per_article")
+    alone_cpu_ms = worker_alone.get("cpu_ms_per_article")
+    e2e = stages["end_to_end"]["articles_per_second"]
     return {
         # CPU per article: the overhead the worker adds, independent of how busy the machine
         # was (a starved worker is slow, not expensive); summed over all workers.
@@ -114,12 +124,21 @@ def side_by_side(report: dict[str, Any], offline: dict[str, Any] | None) -> dict
         "offline_cpu_ms_per_article": offline_cpu_ms,
         "offline_vs_worker_cpu_per_article": ratio(offline_cpu_ms, worker_cpu_ms),
         "worker_vs_offline_enrichment": ratio(enrich_rate, offline_rate),
+        # The same worker over the same raw topic with the machine to itself, as the offline
+        # enrichment had it: what Kafka and Faust cost, without the indexer and Elasticsearch
+        # taking the cores.
+        "worker_alone_vs_offline_enrichment": ratio(worker_alone.get("articles_per_second"),
+                                                    offline_rate),
+        "worker_alone_cpu_ms_per_article": alone_cpu_ms,
+        "offline_vs_worker_alone_cpu_per_article": ratio(offline_cpu_ms, alone_cpu_ms),
         "indexer_vs_direct_bulk": report.get("indexer_vs_direct_bulk"),
         "end_to_end_vs_slowest_stage": ratio(
-            stages["end_to_end"]["articles_per_second"], known.get(slowest) if slowest else None),
+            e2e, pipeline_stages.get(slowest) if slowest else None),
+        "end_to_end_vs_offline_enrichment": ratio(e2e, offline_rate),
         "slowest_stage_alone": slowest,
         "stage_rates_alone": alone,
         "worker_peak_rss_mb": max(workers) if workers else None,
+        "worker_alone_peak_rss_mb": worker_alone.get("peak_rss_mb"),
         "indexer_peak_rss_mb": rss.get("indexer"),
         "p99_produce_to_searchable_seconds": report["latency_seconds"]["p99"],
     }

@@ -8,7 +8,13 @@ from typing import Any
 
 import orjson
 
-from newsflow.bench.extra import extra_workers, offline_enrichment, wait_group_stable
+from newsflow.bench.extra import (
+    extra_workers,
+    offline_enrichment,
+    raw_records,
+    replay_worker,
+    wait_group_stable,
+)
 from newsflow.bench.metrics import POLL_SECONDS, Say, VisibilityTracker, median_interval
 from newsflow.bench.options import BenchOptions, corpus_files, direct_index_name, private_settings
 from newsflow.bench.report import Timeline, build_report, busy_while_working, side_by_side
@@ -72,7 +78,10 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
             search_w.close()
         # The children are stopped: the ceiling gets the machine to itself, as a bulk
         # loader would, and does not steal CPU from the pipeline it is compared with.
-        say("pipeline done; replaying the enriched topic through a fresh indexer")
+        say("pipeline done; replaying the raw topic through a fresh worker")
+        worker_alone = replay_worker(settings, raw_records(settings), log_dir,
+                                     options.stall_seconds, options.progress)
+        say("replaying the enriched topic through a fresh indexer")
         replay = replay_indexer(settings, tracker.n_visible, log_dir, options.stall_seconds,
                                  options.progress)
         say("measuring the direct helpers.bulk ceiling")
@@ -92,6 +101,7 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
             report["cpu_cores_busy"]["workers"] = round(sum(
                 v or 0.0 for k, v in busy.items() if k.startswith("worker")), 3)
         report["offline_enrichment"] = offline
+        report["worker_replay"] = worker_alone
         report["ratios"] = side_by_side(report, offline)
         if options.series_path is not None:
             options.series_path.write_bytes(orjson.dumps({

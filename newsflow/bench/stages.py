@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from newsflow.bench.metrics import (
     VisibilityTracker,
     rate_from_series,
 )
-from newsflow.bench.options import direct_index_name
+from newsflow.bench.options import direct_index_name, worker_replay_settings
 from newsflow.bench.watchers import ProcSampler
 from newsflow.core.clients import elasticsearch_client, kafka_config
 from newsflow.core.settings import Settings
@@ -174,6 +174,45 @@ def replay_settings(settings: Settings) -> Settings:
     })
 
 
+def watch_replay(name: str, count: Callable[[], int], expected: int, proc: Any, log: Path,
+                 stall_seconds: float, progress: bool) -> list[tuple[float, int]]:
+    """Samples ``count()`` until it reaches ``expected``; raises when the replaying process
+    exits or the count stalls. Returns the ``(time, count)`` series."""
+    from newsflow.progress import progress_bar
+
+    series: list[tuple[float, int]] = []
+    last, last_change = 0, time.monotonic()
+    with progress_bar(f"replaying {name}", total=expected, disable=not progress) as adv:
+        while True:
+            t = time.monotonic()
+            n = count()
+            series.append((t, n))
+            if n > last:
+                adv(n - last)
+                last, last_change = n, t
+            if n >= expected:
+                return series
+            if proc.poll() is not None:
+                raise BenchError(f"replay {name} exited with {proc.returncode}; see {log}")
+            if t - last_change > stall_seconds:
+                raise BenchError(f"replay {name} stuck at {n}/{expected}; see {log}")
+            time.sleep(POLL_SECONDS)
+
+
+def replay_report(series: list[tuple[float, int]], expected: int, procs: ProcSampler,
+                  name: str) -> dict[str, Any]:
+    """Rate, CPU share and peak memory of a replay, from its first output to its last."""
+    rate = rate_from_series(series, expected)
+    out: dict[str, Any] = rate.as_dict(rate.start) if rate else {}
+    # Offsets on the pipeline's timeline mean nothing for this separate, later run.
+    out.pop("from", None)
+    out.pop("to", None)
+    if rate:
+        out["cpu_cores_busy"] = procs.busy(rate.start, rate.end)[name]
+    out["peak_rss_mb"] = procs.peak_mb()[name]
+    return out
+
+
 def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_seconds: float,
                     progress: bool) -> dict[str, Any]:
     """The indexer's own capacity: a fresh ``newsflow index`` (new group, new alias) over the
@@ -182,54 +221,31 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
     the direct bulk ceiling (same documents, everything available up front)."""
     import subprocess
 
-    from newsflow.progress import progress_bar
     from newsflow.runner import newsflow_argv, settings_env, stop_all
 
     replay = replay_settings(settings)
     es = elasticsearch_client(settings)
-    series: list[tuple[float, int]] = []
+    log = log_dir / "indexer-replay.log"
     try:
         es.indices.create(index=f"{replay.es_alias}-v{replay.es_index_version}",
                           aliases={replay.es_alias: {"is_write_index": True}})
-        with (log_dir / "indexer-replay.log").open("ab") as log:
-            proc = subprocess.Popen(newsflow_argv("index"), stdout=log,
+        with log.open("ab") as out:
+            proc = subprocess.Popen(newsflow_argv("index"), stdout=out,
                                     stderr=subprocess.STDOUT, env=settings_env(replay))
         procs = ProcSampler({"indexer": proc.pid})
         procs.thread.start()
         try:
-            last, last_change = 0, time.monotonic()
-            with progress_bar("replaying indexer", total=expected, disable=not progress) as adv:
-                while True:
-                    t = time.monotonic()
-                    count = int(es.count(index=replay.es_alias)["count"])
-                    series.append((t, count))
-                    if count > last:
-                        adv(count - last)
-                        last, last_change = count, t
-                    if count >= expected:
-                        break
-                    if proc.poll() is not None:
-                        raise BenchError(f"replay indexer exited with {proc.returncode}; "
-                                         f"see {log_dir / 'indexer-replay.log'}")
-                    if t - last_change > stall_seconds:
-                        raise BenchError(f"replay indexer stuck at {count}/{expected}")
-                    time.sleep(POLL_SECONDS)
+            series = watch_replay("indexer", lambda: int(es.count(index=replay.es_alias)["count"]),
+                                  expected, proc, log, stall_seconds, progress)
         finally:
             procs.thread.stop()
             stop_all([proc], 30)
     finally:
         es.close()
-    rate = rate_from_series(series, expected)
-    out: dict[str, Any] = rate.as_dict(rate.start) if rate else {}
-    # Offsets on the pipeline's timeline mean nothing for this separate, later run.
-    out.pop("from", None)
-    out.pop("to", None)
-    out["docs_per_second"] = out.pop("articles_per_second", None)
-    out["docs"] = expected
-    if rate:
-        out["cpu_cores_busy"] = procs.busy(rate.start, rate.end)["indexer"]
-    out["peak_rss_mb"] = procs.peak_mb()["indexer"]
-    return out
+    out_report = replay_report(series, expected, procs, "indexer")
+    out_report["docs_per_second"] = out_report.pop("articles_per_second", None)
+    out_report["docs"] = expected
+    return out_report
 
 
 def cleanup(settings: Settings, say: Say) -> None:
@@ -237,18 +253,21 @@ def cleanup(settings: Settings, say: Say) -> None:
     Faust data directory of this run. Leftovers harm nothing but disk."""
     from kafka import KafkaAdminClient
 
+    worker_replay = worker_replay_settings(settings)
     with contextlib.suppress(Exception):
         admin = KafkaAdminClient(**kafka_config(settings))
         try:
             with contextlib.suppress(Exception):
                 admin.delete_topics(
                     [settings.topic_raw, settings.topic_enriched, settings.topic_dlq,
-                     settings.topic_dedup_stage]
+                     settings.topic_dedup_stage, worker_replay.topic_enriched,
+                     worker_replay.topic_dlq, worker_replay.topic_dedup_stage]
                     + [t for t in admin.list_topics()
                        if t.startswith(settings.topic_label_prefix)])
             with contextlib.suppress(Exception):
                 admin.delete_groups([settings.indexer_group, settings.app_id,
-                                     replay_settings(settings).indexer_group])
+                                     replay_settings(settings).indexer_group,
+                                     worker_replay.app_id])
         finally:
             admin.close()
     with contextlib.suppress(Exception):
@@ -259,5 +278,6 @@ def cleanup(settings: Settings, say: Say) -> None:
                 name=f"{settings.es_alias}-template")
         finally:
             es.close()
-    shutil.rmtree(settings.stack_dir / "faust" / settings.app_id, ignore_errors=True)
+    for app_id in (settings.app_id, worker_replay.app_id):
+        shutil.rmtree(settings.stack_dir / "faust" / app_id, ignore_errors=True)
     say(f"removed topics, indices and template of {settings.es_alias}")

@@ -167,3 +167,34 @@ def test_cpu_share() -> None:
     assert cpu_share(series, 1.0, 3.0) == pytest.approx(0.5)
     assert cpu_share(series, 0.0, 4.0) == pytest.approx(1.0)
     assert cpu_share(series, 1.5, 1.9) is None  # fewer than two samples inside
+
+
+def test_side_by_side_takes_the_worker_alone_as_the_enrich_stage() -> None:
+    from newsflow.bench.report import side_by_side
+
+    report = {
+        "articles": 1000,
+        "stages": {"produce": {"articles_per_second": 3000.0},
+                   "enrich": {"articles_per_second": 150.0, "seconds": 6.0},
+                   "end_to_end": {"articles_per_second": 140.0}},
+        "worker_replay": {"articles_per_second": 200.0, "cpu_ms_per_article": 4.0,
+                          "peak_rss_mb": 210.0},
+        "indexer_replay": {"docs_per_second": 500.0},
+        "indexer_vs_direct_bulk": 0.95,
+        "peak_rss_mb": {"worker": 220.0, "indexer": 150.0},
+        "cpu_cores_busy": {"workers": 0.9},
+        "latency_seconds": {"p99": 1.2},
+    }
+    offline = {"articles_per_second": 250.0, "cpu_ms_per_article": 3.0}
+    r = side_by_side(report, offline)
+    assert r["slowest_stage_alone"] == "enrich_worker_alone"
+    assert r["end_to_end_vs_slowest_stage"] == 0.7  # 140 / 200, not 140 / 250
+    assert r["end_to_end_vs_offline_enrichment"] == 0.56
+    assert r["worker_alone_vs_offline_enrichment"] == 0.8
+    assert r["worker_vs_offline_enrichment"] == 0.6
+    assert r["offline_vs_worker_alone_cpu_per_article"] == 0.75
+    # Without a replay, offline enrichment stands in for the enrich stage.
+    del report["worker_replay"]
+    r = side_by_side(report, offline)
+    assert r["slowest_stage_alone"] == "enrich_offline"
+    assert r["end_to_end_vs_slowest_stage"] == 0.56

@@ -45,6 +45,14 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
     assert report["indexer_vs_direct_bulk"] > 0
     assert report["peak_rss_mb"]["worker"] > 0 and report["peak_rss_mb"]["indexer"] > 0
 
+    # The worker alone over the run's raw topic accounted for every record it holds.
+    alone = report["worker_replay"]
+    assert alone["complete"] and alone["articles"] == report["articles"], alone
+    assert alone["articles_per_second"] > 0 and alone["peak_rss_mb"] > 0, alone
+    ratios = report["ratios"]
+    assert ratios["stage_rates_alone"]["enrich_worker_alone"] == alone["articles_per_second"]
+    assert ratios["slowest_stage_alone"] in ("produce", "enrich_worker_alone", "index_replay")
+
     # Torn down: nothing of the run is left in Elasticsearch.
 
     es = elasticsearch_client(stack_settings)
@@ -55,3 +63,15 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
             name=f"{alias}-template")
     finally:
         es.close()
+    from kafka import KafkaAdminClient
+
+    from newsflow.core.clients import kafka_config
+
+    admin = KafkaAdminClient(**kafka_config(stack_settings))
+    try:
+        # The run's topics and the worker replay's; Faust's own assignor topic is left.
+        left = [t for t in admin.list_topics() if report["run"]["suffix"] in t
+                and "__assignor" not in t]
+    finally:
+        admin.close()
+    assert not left, left
