@@ -69,7 +69,7 @@ from processors.routing import RoutedArticle, article_labels
 log = logging.getLogger(__name__)
 STAGE = "dedup"
 ENVELOPE_VERSION = 1
-BATCH_MAX = 500
+BATCH_MAX = 200  # envelopes: a batch of them, decoded, and its outputs are all held at once
 BATCH_WITHIN = 0.05  # seconds: the stage adds at most this to an article's latency
 STAGE_PARTITION = 0
 # Records as large as news.enriched takes (an envelope is the article plus ~1.5 KB of head).

@@ -40,7 +40,7 @@ from processors.publish import Publisher
 log = logging.getLogger(__name__)
 BATCH_MAX = 200
 BATCH_WITHIN = 0.05  # seconds: the most a lone article waits for company
-# Events per topic Faust may buffer ahead: above both agents' batch sizes (200 here, 500 at the
+# Events per topic Faust may buffer ahead: above both agents' batch sizes (200 here and at the
 # stage). Faust's default, 4096, lets a backlog hold ~80 MB of stage envelopes in memory.
 STREAM_BUFFER = 600
 

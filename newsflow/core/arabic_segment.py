@@ -272,7 +272,9 @@ def segment_query(text: str) -> list[tuple[str, ...]]:
     return list(out.values())
 
 
-@lru_cache(maxsize=65_536)
+# 4,096 pairs answer 80% of the calls on SaudiNewsNet (65,536 answer 83%): a miss costs ~4 us,
+# while 65,536 held pairs cost a worker ~16 MB by the end of the corpus.
+@lru_cache(maxsize=4_096)
 def display_form(surface: str, canonical: str) -> str:
     """How a person reads the entity ``canonical`` that was written ``surface`` in the text:
     the written letters (ة, hamza) without harakat, tatweel or the clitics the canonical form
