@@ -115,13 +115,14 @@ def wait_group_stable(settings: Settings, members: int, timeout: float = 120.0,
     raise BenchError(f"consumer group {group_id} not stable after {timeout:.0f} s ({state})")
 
 
-def replay_worker(settings: Settings, expected: int, log_dir: Path, stall_seconds: float,
+def replay_worker(settings: Settings, log_dir: Path, stall_seconds: float,
                   progress: bool) -> dict[str, Any]:
     """The worker's own capacity in the pipeline: a fresh ``newsflow worker`` (real Kafka, Faust
     and the near-duplicate stage, as in the run) over the already complete raw topic, with the
     machine to itself like the offline enrichment it is compared with. In the run it shares two
     cores with the indexer, Elasticsearch and the broker, so that rate measures the machine as
-    much as the worker. ``expected``: the records the run's worker wrote (enriched + DLQ)."""
+    much as the worker. Done when every record of the raw topic has its output (an enriched
+    article or a dead letter)."""
     from kafka import KafkaConsumer, TopicPartition
 
     from ingest.topics import ensure_topics
@@ -133,9 +134,13 @@ def replay_worker(settings: Settings, expected: int, log_dir: Path, stall_second
     ensure_topics(replay, label_stream_topics(replay))
     consumer = KafkaConsumer(**kafka_config(replay), group_id=None, enable_auto_commit=False)
     log = log_dir / "worker-replay.log"
+
+    def partitions(*topics: str) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t in topics for p in range(replay.topic_partitions)]
+
     try:
-        parts = [TopicPartition(topic, p) for topic in (replay.topic_enriched, replay.topic_dlq)
-                 for p in range(replay.topic_partitions)]
+        expected = int(sum(consumer.end_offsets(partitions(replay.topic_raw)).values()))
+        parts = partitions(replay.topic_enriched, replay.topic_dlq)
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 newsflow_argv("worker", "--web-port", str(free_port())), stdout=out,
@@ -158,17 +163,3 @@ def replay_worker(settings: Settings, expected: int, log_dir: Path, stall_second
         report["cpu_ms_per_article"] = round(1000 * busy * seconds / expected, 3)
     return report
 
-
-def raw_records(settings: Settings) -> int:
-    """Records in the run's raw topic: what a worker replay has to account for, one output
-    (enriched article or dead letter) each."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    from newsflow.core.clients import kafka_config
-
-    consumer = KafkaConsumer(**kafka_config(settings), group_id=None, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(settings.topic_raw, p) for p in range(settings.topic_partitions)]
-        return int(sum(consumer.end_offsets(parts).values()))
-    finally:
-        consumer.close()

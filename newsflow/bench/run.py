@@ -11,7 +11,6 @@ import orjson
 from newsflow.bench.extra import (
     extra_workers,
     offline_enrichment,
-    raw_records,
     replay_worker,
     wait_group_stable,
 )
@@ -25,6 +24,7 @@ from newsflow.bench.stages import (
     read_enriched,
     replay_indexer,
     wait_accounted,
+    wait_until_settled,
 )
 from newsflow.bench.watchers import KafkaWatcher, ProcSampler, SearchWatcher
 from newsflow.core.settings import Settings
@@ -78,17 +78,25 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
             search_w.close()
         # The children are stopped: the ceiling gets the machine to itself, as a bulk
         # loader would, and does not steal CPU from the pipeline it is compared with.
+        # Each ceiling and replay starts on a settled cluster (see wait_until_settled), so that
+        # none of them pays for the merges of the one before.
+        settled: dict[str, float] = {}
         say("pipeline done; replaying the raw topic through a fresh worker")
-        worker_alone = replay_worker(settings, raw_records(settings), log_dir,
-                                     options.stall_seconds, options.progress)
+        settled["worker_replay"] = wait_until_settled(settings, say)
+        worker_alone = replay_worker(settings, log_dir, options.stall_seconds, options.progress)
         say("replaying the enriched topic through a fresh indexer")
+        settled["indexer_replay"] = wait_until_settled(settings, say)
         replay = replay_indexer(settings, tracker.n_visible, log_dir, options.stall_seconds,
                                  options.progress)
         say("measuring the direct helpers.bulk ceiling")
-        direct = direct_bulk(settings, read_enriched(settings))
+        docs = read_enriched(settings)
+        settled["direct_bulk"] = wait_until_settled(settings, say)
+        direct = direct_bulk(settings, docs)
+        del docs
         offline = None
         if options.offline:
             say("enriching the same articles offline (`newsflow enrich`, no Kafka)")
+            settled["offline"] = wait_until_settled(settings, say)
             offline = offline_enrichment(settings, files, options.limit, log_dir)
         report = build_report(tl, tracker, kafka_w.series, search_w.series,
                               median_interval(search_w.thread.poll_times), direct,
@@ -111,7 +119,8 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                          "kept": options.keep, "produce_rate": options.rate,
                          "workers": options.workers,
                          "indexer_batch_size": settings.indexer_batch_size,
-                         "indexer_batch_seconds": settings.indexer_batch_seconds}
+                         "indexer_batch_seconds": settings.indexer_batch_seconds,
+                         "settle_seconds": settled}
         return report
     finally:
         if not options.keep:

@@ -174,6 +174,34 @@ def replay_settings(settings: Settings) -> Settings:
     })
 
 
+QUIET_CPU_PERCENT = 10  # Elasticsearch's own CPU at most this, no merge running: settled
+SETTLE_LIMIT_SECONDS = 120.0
+
+
+def wait_until_settled(settings: Settings, say: Say) -> float:
+    """Until Elasticsearch has no merge running and its process is nearly idle twice in a row
+    (at most ``SETTLE_LIMIT_SECONDS``); returns the seconds waited. After a run has indexed
+    tens of thousands of documents, segment merges go on for a minute and take a core, which
+    would slow whatever is timed next (a replay, the offline ceiling) and not the others."""
+    es = elasticsearch_client(settings)
+    start = time.monotonic()
+    calm = 0
+    try:
+        while calm < 2 and time.monotonic() - start < SETTLE_LIMIT_SECONDS:
+            stats = es.nodes.stats(metric="indices,process", index_metric="merge")["nodes"]
+            busy = any(n["indices"]["merges"]["current"] > 0
+                       or n["process"]["cpu"]["percent"] > QUIET_CPU_PERCENT
+                       for n in stats.values())
+            calm = 0 if busy else calm + 1
+            time.sleep(POLL_SECONDS * 2)
+    finally:
+        es.close()
+    waited = time.monotonic() - start
+    if calm < 2:
+        say(f"Elasticsearch still busy after {waited:.0f} s; measuring anyway")
+    return round(waited, 1)
+
+
 def watch_replay(name: str, count: Callable[[], int], expected: int, proc: Any, log: Path,
                  stall_seconds: float, progress: bool) -> list[tuple[float, int]]:
     """Samples ``count()`` until it reaches ``expected``; raises when the replaying process
