@@ -181,8 +181,9 @@ SETTLE_LIMIT_SECONDS = 120.0
 def wait_until_settled(settings: Settings, say: Say) -> float:
     """Until Elasticsearch has no merge running and its process is nearly idle twice in a row
     (at most ``SETTLE_LIMIT_SECONDS``); returns the seconds waited. After a run has indexed
-    tens of thousands of documents, segment merges go on for a minute and take a core, which
-    would slow whatever is timed next (a replay, the offline ceiling) and not the others."""
+    tens of thousands of documents, segment merges go on for seconds and take a core of a
+    two-core machine, which would slow whatever is timed next (a replay, the offline ceiling)
+    and not the others."""
     es = elasticsearch_client(settings)
     start = time.monotonic()
     calm = 0
