@@ -10,13 +10,17 @@ Order, so that reads never see both indices and writes never fail:
 3. one ``_aliases`` call removes the old index from the alias and adds the new one as its write
    index (atomic: at no moment does the alias hold both, or neither);
 4. copy once more from the old index (now out of the alias) for the writes that landed between
-   step 2 and the switch; the versions keep anything newer the indexer wrote meanwhile.
+   step 2 and the switch; the versions keep anything newer the indexer wrote meanwhile. A bulk
+   request that resolved the alias before the switch can still be writing to the old index
+   after it, so this pass starts only once the old index has had no write in progress and no
+   new write for ``QUIET_SECONDS``, and is repeated until no write landed there during a pass.
 The old index is kept (``--delete-old`` removes it) so a bad rebuild can be switched back.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +30,9 @@ from elasticsearch import Elasticsearch, helpers
 from newsflow.core.settings import Settings
 
 Say = Callable[[str], None]
+QUIET_SECONDS = 1.0  # no write started on the old index for this long: the stragglers are in
+POLL_SECONDS = 0.2
+STRAGGLER_TIMEOUT = 120.0
 
 
 @dataclass
@@ -84,6 +91,31 @@ def copy_pass(es: Elasticsearch, source: str, target: str) -> tuple[int, int]:
     return written, refused
 
 
+def _indexing(es: Elasticsearch, index: str) -> tuple[int, int]:
+    """(writes done so far, writes in progress) on the primaries of ``index``."""
+    stats = es.indices.stats(index=index, metric="indexing")["indices"][index]["primaries"]
+    return int(stats["indexing"]["index_total"]), int(stats["indexing"]["index_current"])
+
+
+def wait_for_stragglers(es: Elasticsearch, index: str, timeout: float = STRAGGLER_TIMEOUT,
+                        sleep: Callable[[float], None] = time.sleep) -> int:
+    """Until ``index`` has had no write in progress and no new write for ``QUIET_SECONDS``;
+    returns its write count then. Raises after ``timeout``: something still writes to an index
+    the alias no longer names (an indexer pointed at the index itself?), and copying would
+    never catch up with it."""
+    deadline = time.monotonic() + timeout
+    total, current = _indexing(es, index)
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        sleep(POLL_SECONDS)
+        now_total, current = _indexing(es, index)
+        if now_total != total or current:
+            total, quiet_since = now_total, time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
+            return total
+    raise RuntimeError(f"{index} still takes writes {timeout:.0f} s after leaving the alias")
+
+
 def switch_alias(es: Elasticsearch, alias: str, old: str, new: str) -> None:
     es.indices.update_aliases(actions=[
         {"remove": {"index": old, "alias": alias}},
@@ -107,10 +139,16 @@ def reindex(settings: Settings, es: Elasticsearch, *, delete_old: bool = False,
         say(f"{label}: {written} written, {refused} already there")
     switch_alias(es, alias, old, new)
     say(f"alias {alias}: {old} -> {new} (one atomic _aliases call)")
-    written, refused = copy_pass(es, old, new)
-    report.copied.append(written)
-    report.already_there.append(refused)
-    say(f"catch-up after the switch: {written} written, {refused} already there")
+    writes = wait_for_stragglers(es, old)
+    while True:
+        written, refused = copy_pass(es, old, new)
+        report.copied.append(written)
+        report.already_there.append(refused)
+        say(f"catch-up after the switch: {written} written, {refused} already there")
+        after = wait_for_stragglers(es, old)
+        if after == writes:  # nothing landed on the old index during the pass
+            break
+        writes = after
     if delete_old:
         es.indices.delete(index=old)
         report.deleted_old = True
