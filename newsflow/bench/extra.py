@@ -15,7 +15,7 @@ from typing import Any
 
 from newsflow.bench.metrics import BenchError, cpu_share
 from newsflow.bench.options import worker_replay_settings
-from newsflow.bench.stages import replay_report, watch_replay
+from newsflow.bench.stages import run_replay
 from newsflow.bench.watchers import ProcSampler
 from newsflow.core.settings import Settings
 
@@ -128,35 +128,25 @@ def replay_worker(settings: Settings, log_dir: Path, stall_seconds: float,
     from ingest.topics import ensure_topics
     from newsflow.core.clients import kafka_config
     from newsflow.provision import label_stream_topics
-    from newsflow.runner import free_port, newsflow_argv, settings_env, stop_all
+    from newsflow.runner import free_port, newsflow_argv, settings_env
 
     replay = worker_replay_settings(settings)
     ensure_topics(replay, label_stream_topics(replay))
     consumer = KafkaConsumer(**kafka_config(replay), group_id=None, enable_auto_commit=False)
-    log = log_dir / "worker-replay.log"
 
     def partitions(*topics: str) -> list[TopicPartition]:
         return [TopicPartition(t, p) for t in topics for p in range(replay.topic_partitions)]
 
     try:
         expected = int(sum(consumer.end_offsets(partitions(replay.topic_raw)).values()))
-        parts = partitions(replay.topic_enriched, replay.topic_dlq)
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                newsflow_argv("worker", "--web-port", str(free_port())), stdout=out,
-                stderr=subprocess.STDOUT, env=settings_env(replay))
-        procs = ProcSampler({"worker": proc.pid})
-        procs.thread.start()
-        try:
-            series = watch_replay(
-                "worker", lambda: int(sum(consumer.end_offsets(parts).values())), expected,
-                proc, log, stall_seconds, progress)
-        finally:
-            procs.thread.stop()
-            stop_all([proc], 30)
+        outputs = partitions(replay.topic_enriched, replay.topic_dlq)
+        report = run_replay(
+            "worker", newsflow_argv("worker", "--web-port", str(free_port())),
+            settings_env(replay), log_dir / "worker-replay.log",
+            lambda: int(sum(consumer.end_offsets(outputs).values())), expected, stall_seconds,
+            progress)
     finally:
         consumer.close()
-    report = replay_report(series, expected, procs, "worker")
     report["articles"] = expected
     busy, seconds = report.get("cpu_cores_busy"), report.get("seconds")
     if busy and seconds:

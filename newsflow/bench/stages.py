@@ -228,18 +228,34 @@ def watch_replay(name: str, count: Callable[[], int], expected: int, proc: Any, 
             time.sleep(POLL_SECONDS)
 
 
-def replay_report(series: list[tuple[float, int]], expected: int, procs: ProcSampler,
-                  name: str) -> dict[str, Any]:
-    """Rate, CPU share and peak memory of a replay, from its first output to its last."""
+def run_replay(name: str, argv: list[str], env: dict[str, str], log: Path,
+               count: Callable[[], int], expected: int, stall_seconds: float,
+               progress: bool) -> dict[str, Any]:
+    """Runs one replaying process (``newsflow worker`` or ``newsflow index``) until ``count()``
+    reaches ``expected``, then stops it; returns its rate, CPU share and peak memory from its
+    first output to its last."""
+    import subprocess
+
+    from newsflow.runner import stop_all
+
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    procs = ProcSampler({name: proc.pid})
+    procs.thread.start()
+    try:
+        series = watch_replay(name, count, expected, proc, log, stall_seconds, progress)
+    finally:
+        procs.thread.stop()
+        stop_all([proc], 30)
     rate = rate_from_series(series, expected)
-    out: dict[str, Any] = rate.as_dict(rate.start) if rate else {}
+    report: dict[str, Any] = rate.as_dict(rate.start) if rate else {}
     # Offsets on the pipeline's timeline mean nothing for this separate, later run.
-    out.pop("from", None)
-    out.pop("to", None)
+    report.pop("from", None)
+    report.pop("to", None)
     if rate:
-        out["cpu_cores_busy"] = procs.busy(rate.start, rate.end)[name]
-    out["peak_rss_mb"] = procs.peak_mb()[name]
-    return out
+        report["cpu_cores_busy"] = procs.busy(rate.start, rate.end)[name]
+    report["peak_rss_mb"] = procs.peak_mb()[name]
+    return report
 
 
 def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_seconds: float,
@@ -248,33 +264,22 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
     already complete enriched topic. In the pipeline the indexer can only go as fast as the
     worker feeds it, so that rate says nothing about the indexer; this one is comparable with
     the direct bulk ceiling (same documents, everything available up front)."""
-    import subprocess
-
-    from newsflow.runner import newsflow_argv, settings_env, stop_all
+    from newsflow.runner import newsflow_argv, settings_env
 
     replay = replay_settings(settings)
     es = elasticsearch_client(settings)
-    log = log_dir / "indexer-replay.log"
     try:
         es.indices.create(index=f"{replay.es_alias}-v{replay.es_index_version}",
                           aliases={replay.es_alias: {"is_write_index": True}})
-        with log.open("ab") as out:
-            proc = subprocess.Popen(newsflow_argv("index"), stdout=out,
-                                    stderr=subprocess.STDOUT, env=settings_env(replay))
-        procs = ProcSampler({"indexer": proc.pid})
-        procs.thread.start()
-        try:
-            series = watch_replay("indexer", lambda: int(es.count(index=replay.es_alias)["count"]),
-                                  expected, proc, log, stall_seconds, progress)
-        finally:
-            procs.thread.stop()
-            stop_all([proc], 30)
+        report = run_replay("indexer", newsflow_argv("index"), settings_env(replay),
+                            log_dir / "indexer-replay.log",
+                            lambda: int(es.count(index=replay.es_alias)["count"]), expected,
+                            stall_seconds, progress)
     finally:
         es.close()
-    out_report = replay_report(series, expected, procs, "indexer")
-    out_report["docs_per_second"] = out_report.pop("articles_per_second", None)
-    out_report["docs"] = expected
-    return out_report
+    report["docs_per_second"] = report.pop("articles_per_second", None)
+    report["docs"] = expected
+    return report
 
 
 def cleanup(settings: Settings, say: Say) -> None:
