@@ -97,17 +97,16 @@ def _indexing(es: Elasticsearch, index: str) -> tuple[int, int]:
     return int(stats["indexing"]["index_total"]), int(stats["indexing"]["index_current"])
 
 
-def wait_for_stragglers(es: Elasticsearch, index: str, timeout: float = STRAGGLER_TIMEOUT,
-                        sleep: Callable[[float], None] = time.sleep) -> int:
+def wait_for_stragglers(es: Elasticsearch, index: str, timeout: float = STRAGGLER_TIMEOUT) -> int:
     """Until ``index`` has had no write in progress and no new write for ``QUIET_SECONDS``;
     returns its write count then. Raises after ``timeout``: something still writes to an index
     the alias no longer names (an indexer pointed at the index itself?), and copying would
     never catch up with it."""
     deadline = time.monotonic() + timeout
-    total, current = _indexing(es, index)
+    total, _ = _indexing(es, index)
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS)
         now_total, current = _indexing(es, index)
         if now_total != total or current:
             total, quiet_since = now_total, time.monotonic()

@@ -72,3 +72,13 @@ def worker_replay_settings(settings: Settings) -> Settings:
         "app_id": f"{settings.app_id}-replay",
         "es_alias": f"{settings.es_alias}-worker-replay",
     })
+
+
+def indexer_replay_settings(settings: Settings) -> Settings:
+    """A second indexer group and alias for the indexer replay."""
+    # ``<alias>-replay`` keeps its index (``<alias>-replay-v1``) under the run's template
+    # pattern, so it gets the very same mappings without a second, overlapping template.
+    return settings.model_copy(update={
+        "es_alias": f"{settings.es_alias}-replay",
+        "indexer_group": f"{settings.indexer_group}-replay",
+    })

@@ -19,7 +19,11 @@ from newsflow.bench.metrics import (
     VisibilityTracker,
     rate_from_series,
 )
-from newsflow.bench.options import direct_index_name, worker_replay_settings
+from newsflow.bench.options import (
+    direct_index_name,
+    indexer_replay_settings,
+    worker_replay_settings,
+)
 from newsflow.bench.watchers import ProcSampler
 from newsflow.core.clients import elasticsearch_client, kafka_config
 from newsflow.core.settings import Settings
@@ -165,15 +169,6 @@ def direct_bulk(settings: Settings, docs: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def replay_settings(settings: Settings) -> Settings:
-    # ``<alias>-replay`` keeps its index (``<alias>-replay-v1``) under the run's template
-    # pattern, so it gets the very same mappings without a second, overlapping template.
-    return settings.model_copy(update={
-        "es_alias": f"{settings.es_alias}-replay",
-        "indexer_group": f"{settings.indexer_group}-replay",
-    })
-
-
 QUIET_CPU_PERCENT = 10  # Elasticsearch's own CPU at most this, no merge running: settled
 SETTLE_LIMIT_SECONDS = 120.0
 
@@ -266,7 +261,7 @@ def replay_indexer(settings: Settings, expected: int, log_dir: Path, stall_secon
     the direct bulk ceiling (same documents, everything available up front)."""
     from newsflow.runner import newsflow_argv, settings_env
 
-    replay = replay_settings(settings)
+    replay = indexer_replay_settings(settings)
     es = elasticsearch_client(settings)
     try:
         es.indices.create(index=f"{replay.es_alias}-v{replay.es_index_version}",
@@ -300,7 +295,7 @@ def cleanup(settings: Settings, say: Say) -> None:
                        if t.startswith(settings.topic_label_prefix)])
             with contextlib.suppress(Exception):
                 admin.delete_groups([settings.indexer_group, settings.app_id,
-                                     replay_settings(settings).indexer_group,
+                                     indexer_replay_settings(settings).indexer_group,
                                      worker_replay.app_id])
         finally:
             admin.close()
