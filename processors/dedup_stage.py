@@ -39,11 +39,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-import numpy as np
 import orjson
 
 from newsflow.core.contract import DeadLetter
@@ -63,70 +61,21 @@ from processors.delivery import Delivery, Original, Output, Where
 from processors.metrics import WorkerMetrics
 from processors.publish import Decided, Publisher
 from processors.raw_lookup import fetch_record
-from processors.records import Coordinates, Enriched
-from processors.routing import RoutedArticle, article_labels
+from processors.records import Coordinates
+from processors.stage_envelope import (
+    Envelope,
+    open_envelope,
+    raw_source,
+    with_cluster,
+)
 
 log = logging.getLogger(__name__)
 STAGE = "dedup"
-ENVELOPE_VERSION = 1
 BATCH_MAX = 200  # envelopes: a batch of them, decoded, and its outputs are all held at once
 BATCH_WITHIN = 0.05  # seconds: the stage adds at most this to an article's latency
 STAGE_PARTITION = 0
 # Records as large as news.enriched takes (an envelope is the article plus ~1.5 KB of head).
 STAGE_TOPIC_CONFIG = {"max.message.bytes": str(DLQ_MAX_BYTES), "compression.type": "producer"}
-
-
-class BadEnvelope(ValueError):
-    """A record on the stage topic that stage 1 did not write (or wrote for other settings)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    article: RoutedArticle
-    ts: float  # ingest time: the index's clock for its age bound
-    signature: np.ndarray | None  # None: too few words to compare
-    source: Where  # where stage 1 read the raw record
-    body: bytes  # the enriched article JSON without "cluster_id"
-
-
-def envelope(result: Enriched, where: Coordinates) -> bytes:
-    """Stage 1's record for ``result`` (enriched with ``Enricher(defer_dedup=True)``)."""
-    a = result.article
-    head = {"v": ENVELOPE_VERSION, "id": a.id, "url": a.url, "labels": article_labels(a),
-            "ts": a.ingested_at.timestamp(), "sig": result.signature,
-            "src": [where.topic, where.partition, where.offset]}
-    # The head never holds a raw newline (JSON escapes it), so the first one ends it.
-    return orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" + result.value
-
-
-def open_envelope(value: bytes | None, num_perm: int) -> Envelope:
-    """Raises ``BadEnvelope`` with the reason a dead letter will carry."""
-    head_bytes, newline, body = (value or b"").partition(b"\n")
-    if not newline or not body.startswith(b"{") or not body.endswith(b"}"):
-        raise BadEnvelope("not a near-duplicate stage envelope (head line + article JSON)")
-    try:
-        head = orjson.loads(head_bytes)
-        version = head.get("v") if isinstance(head, dict) else None
-        if version != ENVELOPE_VERSION:
-            raise BadEnvelope(f"envelope version {version!r} is not {ENVELOPE_VERSION}")
-        sig = head["sig"]
-        signature = None if sig is None else np.asarray(sig, dtype=np.uint32)
-        article = RoutedArticle(str(head["id"]), str(head["url"]), tuple(map(str, head["labels"])))
-        ts, source = float(head["ts"]), raw_source(head)
-    except BadEnvelope:
-        raise
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise BadEnvelope(f"envelope head: {type(exc).__name__}: {exc}") from exc
-    if signature is not None and signature.shape != (num_perm,):
-        raise BadEnvelope(f"signature of shape {signature.shape}, this stage expects "
-                          f"({num_perm},): were the workers started with other dedup settings?")
-    return Envelope(article, ts, signature, source, body)
-
-
-def raw_source(head: dict[str, Any]) -> Where:
-    topic, partition, offset = head["src"]
-    return (None if topic is None else str(topic), None if partition is None else int(partition),
-            None if offset is None else int(offset))
 
 
 def raw_original(settings: Settings) -> Original:
@@ -151,11 +100,6 @@ def raw_original(settings: Settings) -> Original:
     return original
 
 
-def with_cluster(body: bytes, cluster_id: str) -> bytes:
-    """The article JSON with its cluster id as the last key (``body`` never has one)."""
-    return body[:-1] + b',"cluster_id":' + orjson.dumps(cluster_id) + b"}"
-
-
 def decide(index: NearDuplicateIndex, env: Envelope) -> bytes:
     """The news.enriched value for one envelope, its cluster decided by ``index``."""
     cluster = index.assign_signature(env.article.id, env.signature, env.ts)
@@ -170,13 +114,13 @@ def stage_topic(app: faust.App, settings: Settings) -> faust.TopicT:
                      config=STAGE_TOPIC_CONFIG)
 
 
-def stage_output(topic: faust.TopicT, result: Enriched, raw: bytes, where: Coordinates
+def stage_output(topic: faust.TopicT, key: bytes, value: bytes, raw: bytes, where: Coordinates
                  ) -> Output:
-    """Stage 1's output for an enriched article. The raw record's produce time travels on as
-    the envelope's timestamp, and from there to news.enriched."""
-    return Output(topic, result.key, envelope(result, where), raw,
-                  (where.topic, where.partition, where.offset), replays=where.replays,
-                  timestamp=where.timestamp, partition=STAGE_PARTITION)
+    """Stage 1's output: ``value`` is the article's envelope (``stage_envelope.envelope``). The
+    raw record's produce time travels on as the envelope's timestamp, and from there to
+    news.enriched."""
+    return Output(topic, key, value, raw, (where.topic, where.partition, where.offset),
+                  replays=where.replays, timestamp=where.timestamp, partition=STAGE_PARTITION)
 
 
 class DedupStage:

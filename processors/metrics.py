@@ -66,8 +66,12 @@ class WorkerMetrics:
         CONSUMER_LAG.labels(self.station).set(sum(self._lag.values()))
 
     def enriched(self, result: Enriched) -> None:
+        self.enriched_stages(result.article.processing.stages)
+
+    def enriched_stages(self, stages: dict[str, float]) -> None:
+        """One article enriched, with its stage timings (ms)."""
         self._out.inc()
-        observe_stages(self.station, result.article.processing.stages)
+        observe_stages(self.station, stages)
 
     def decided(self, seconds: float) -> None:
         """One cluster decided and its article published by the near-duplicate stage."""

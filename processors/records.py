@@ -5,6 +5,7 @@ failure paths are unit-testable without a broker."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -12,7 +13,9 @@ from pydantic import ValidationError
 
 from newsflow.core.contract import DeadLetter, EnrichedArticle, RawArticle
 from newsflow.core.deadletter import dead_letter, validation_reason
-from processors.enrich import Enricher
+
+if TYPE_CHECKING:
+    from processors.enrich import Enricher
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,12 @@ because higher values can commit past an unfinished event (faust-streaming#606).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
@@ -25,8 +26,9 @@ from newsflow.core.settings import Settings, get_settings
 from processors.dedup_restore import restore_index
 from processors.dedup_stage import DedupStage, raw_original, stage_topic
 from processors.delivery import Delivery, send_via_producer
-from processors.enrich import Enricher
+from processors.enrich_process import EnrichProcess
 from processors.enrich_step import EnrichStep
+from processors.held_batches import HeldBatches
 from processors.label_router import LabelRouter
 from processors.metrics import (
     DEDUP_STATION,
@@ -36,6 +38,9 @@ from processors.metrics import (
     quiet_faust_timers,
 )
 from processors.publish import Publisher
+
+if TYPE_CHECKING:  # imported only when this process enriches (see uses_enrich_process)
+    from processors.enrich import Enricher
 
 log = logging.getLogger(__name__)
 BATCH_MAX = 200
@@ -97,6 +102,13 @@ def faust_app(settings: Settings, web_port: int | None) -> faust.App:
     )
 
 
+def uses_enrich_process(settings: Settings) -> bool:
+    """A child process enriches when asked to (``enrich_process``) and the near-duplicate stage
+    is on (stage 1 is then stateless). Off by default: on two cores shared with Kafka and
+    Elasticsearch the pipeline gains little, and the child costs ~70 MB (see docs/operations.md)."""
+    return settings.dedup_stage and settings.enrich_process
+
+
 def counting(stats: WorkerStats, metrics: WorkerMetrics) -> Callable[[DeadLetter], None]:
     def count(dl: DeadLetter) -> None:
         stats.count_dead_letter(dl)
@@ -110,7 +122,15 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
     staged = settings.dedup_stage
     # Built before Faust starts so that a bad taxonomy file or missing NER data stops the
     # command with its message, rather than crashing the agent inside a running worker.
-    enricher = Enricher(settings, defer_dedup=staged)
+    enricher: Enricher | EnrichProcess
+    if uses_enrich_process(settings):
+        enricher = EnrichProcess(settings)
+        enricher.start()
+        atexit.register(enricher.close)
+    else:
+        from processors.enrich import Enricher
+
+        enricher = Enricher(settings, defer_dedup=staged)
     label_router = LabelRouter.from_settings(settings)
     app = faust_app(settings, web_port)
     stats = WorkerStats()
@@ -133,13 +153,15 @@ def create_app(settings: Settings | None = None, *, web_port: int | None = None)
         step = EnrichStep(enricher, dlq_topic, metrics, delivery.on_dead_letter,
                           stage_topic=topic)
     else:
+        assert not isinstance(enricher, EnrichProcess)
         step = EnrichStep(enricher, dlq_topic, metrics, delivery.on_dead_letter,
                           publisher=publisher)
         app.on_partitions_assigned.connect(cast(Any, warn_if_not_alone(settings)))
     quiet_faust_timers()
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
     app.agent(raw_topic, name=f"{settings.app_id}-enrich", concurrency=1)(
-        enrich_agent(step, delivery, stats, restore=None if staged else enricher))
+        enrich_agent(step, delivery, stats,
+                     restore=None if isinstance(enricher, EnrichProcess) or staged else enricher))
     add_pages(app, stats, label_router, stage)
     return app
 
@@ -157,17 +179,24 @@ def enrich_agent(step: EnrichStep, delivery: Delivery, stats: WorkerStats,
         stats.ready = True
         log.info("enricher ready")
         # Events come in small batches so that their sends overlap instead of each waiting a
-        # broker round trip; take_events acks the batch only after this body has finished, i.e.
-        # after every output of the batch is acknowledged by the broker (or dead-lettered).
-        batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
-        async for events in batches:
-            step.metrics.consumed(events)
-            outputs = await step.outputs(list(events))
-            await delivery.deliver_all(outputs)
+        # broker round trip. Each batch is handled behind the loop (processors.held_batches),
+        # and committed only once every output of it is acknowledged by the broker (or
+        # dead-lettered).
+        async def handle(events: Sequence[Any]) -> None:
+            await step.deliver(events, delivery)
             stats.processed, stats.enriched = step.processed, step.enriched
             stats.send_retries = delivery.retries
             stats.last_event_at = time.time()
-            yield None
+
+        held = HeldBatches(stream, handle)
+        batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN)
+        try:
+            async for events in batches:
+                step.metrics.consumed(events)
+                await held.put(list(events))
+                yield None
+        finally:
+            held.cancel()
 
     return enrich_articles
 

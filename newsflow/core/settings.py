@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     dedup_stage: bool = Field(
         True, description="one near-duplicate stage for all workers (false: per worker, 1 only)"
     )
+    enrich_process: bool = Field(
+        False, description="worker enriches in a child process (with dedup_stage; +~70 MB)"
+    )
 
     # HTTP API (newsflow serve)
     serve_host: str = "127.0.0.1"

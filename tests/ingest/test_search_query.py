@@ -29,9 +29,27 @@ def test_text_query_segmented_words_decide_exact_stemmed_phrase_score() -> None:
     assert {"title.exact^4", "body.exact^2", "title^2", "body^1"} <= set(fields)
     assert should[0]["multi_match"]["query"] == "بوتين لبنان"
     phrases = [c["match_phrase"] for c in should if "match_phrase" in c]
-    assert {"body.exact", "title.exact", "seg.title"} == {next(iter(p)) for p in phrases}
+    assert {"body.exact", "title.exact"} == {next(iter(p)) for p in phrases}
+    (span,) = [c["span_near"] for c in should if "span_near" in c]
+    assert span["in_order"] is True
+    assert span["clauses"] == [{"span_term": {"seg.title": "بوتين"}},
+                               {"span_term": {"seg.title": "لبنان"}}]
     assert _filters(body) == []
     assert body["size"] == 10
+
+
+def test_title_order_span_takes_every_alternative() -> None:
+    from newsflow.core.arabic_segment import segment_query
+
+    plural, _ = segment_query("مدارس الرياض")
+    assert plural == ("مدارس", "مدرسه")  # the broken plural and its singular
+    (span,) = [c["span_near"] for c in build_query("مدارس الرياض")["query"]["bool"]["should"]
+               if "span_near" in c]
+    assert span["clauses"] == [
+        {"span_or": {"clauses": [{"span_term": {"seg.title": t}} for t in plural]}},
+        {"span_term": {"seg.title": "الرياض"}},
+    ]
+    assert "span_near" not in str(build_query("لبنان")["query"])  # one word: no span
 
 
 def test_query_words_are_segmented_like_documents() -> None:
@@ -42,13 +60,12 @@ def test_query_words_are_segmented_like_documents() -> None:
     assert terms == ["وزير", "لبنان"] == segment_text("بالوزير ولبنان").split()
 
 
-def test_exact_fields_outrank_stemmed_and_stemmed_never_decides() -> None:
+def test_titles_outrank_bodies_and_stemmed_never_decides() -> None:
     body = build_query("لبنان")
     exact, stemmed = body["query"]["bool"]["should"][:2]
-    assert exact["multi_match"]["boost"] > stemmed["multi_match"]["boost"]
     boost = {f.split("^")[0]: float(f.split("^")[1]) for f in
              exact["multi_match"]["fields"] + stemmed["multi_match"]["fields"]}
-    assert boost["title.exact"] > boost["title"] and boost["body.exact"] > boost["body"]
+    assert boost["title.exact"] > boost["body.exact"] and boost["title"] > boost["body"]
     # The stemmed fields are only in the scoring clauses, never in what must match.
     assert "title" not in str(body["query"]["bool"]["must"]).replace("seg.title", "")
 

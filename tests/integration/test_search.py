@@ -259,6 +259,15 @@ def test_kibana_query_bar_guesses_clitics_without_python(indexed: Settings) -> N
     assert not _kibana(indexed, "اللبن") & {"lebanon", "lebanon-only"}
 
 
+def test_kibana_query_bar_bares_hamza_seats_and_guesses_suffixes(indexed: Settings) -> None:
+    # The seg terms write hamza seats bare (مسءول) and without plural or pronoun suffixes:
+    # ar_seg_guess bares the typed seats and adds the reading without a plural or pronoun.
+    for query in ("مسؤول", "مسئول", "مسؤولين", "مسئولون"):
+        assert {"official-waw", "official-ya"} <= _kibana(indexed, query), query
+    assert {"lebanon", "lebanon-only"} <= _kibana(indexed, "لبنان")  # ان is never cut
+    assert not _kibana(indexed, "لبنان") & {"milk", "laban-only"}
+
+
 def test_entities_are_shown_in_written_form_and_filtered_by_key(indexed: Settings) -> None:
     (hit,) = [h for h in _search(indexed, "أمطار جدة").hits if h.id == "jeddah"]
     assert hit.entities == ["جدة"]  # not the folded key جده

@@ -11,11 +11,12 @@ import pytest
 
 from newsflow.core.contract import EnrichedArticle
 from processors.dedup import NearDuplicateIndex
-from processors.dedup_stage import BadEnvelope, decide, envelope, open_envelope
+from processors.dedup_stage import decide
 from processors.enrich import Enricher
 from processors.label_router import LabelRouter
 from processors.records import Coordinates, Enriched, process_record
 from processors.routing import LabelRouting, routed
+from processors.stage_envelope import BadEnvelope, envelope, open_envelope
 
 STORY = (
     "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة جدة بسعة خمسمئة سرير لخدمة "
