@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from newsflow.core.arabic_segment import display_form, segment_text
+from newsflow.core.arabic_segment import display_form, segment_folded, segment_text
 from newsflow.core.contract import EnrichedArticle, Entity
 
 ENTITY_FIELDS = {"PERS": "persons", "LOC": "locations", "ORG": "organizations", "MISC": "misc"}
@@ -56,5 +56,8 @@ def to_es_doc(article: EnrichedArticle) -> dict[str, Any]:
     # An article no stage clustered is its own cluster, so counting or collapsing on
     # cluster_id (Kibana's unique count, a collapsed search) never lumps such articles together.
     doc["cluster_id"] = article.cluster_id or article.id
-    doc["seg"] = {"title": segment_text(article.title), "body": segment_text(article.body)}
+    # body_normalized is fold_text(body) by the contract, so its words are the body's.
+    seg_body = (segment_folded(article.body_normalized) if article.body_normalized
+                else segment_text(article.body))
+    doc["seg"] = {"title": segment_text(article.title), "body": seg_body}
     return doc

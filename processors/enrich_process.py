@@ -109,6 +109,9 @@ class Pending:
 class EnrichProcess:
     """One child process holding an ``Enricher(defer_dedup=True)``."""
 
+    # What the child runs on a chunk; a test swaps in one that dies on a given record.
+    work = staticmethod(_enrich_chunk)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.generation = 0
@@ -137,7 +140,7 @@ class EnrichProcess:
         if self._pool is None:
             raise RuntimeError("EnrichProcess.start() was not called")
         try:
-            future = self._pool.submit(_enrich_chunk, items)
+            future = self._pool.submit(self.work, items)
         except BrokenProcessPool as exc:  # already known broken: fail like a running chunk
             future = Future()
             future.set_exception(exc)

@@ -13,6 +13,11 @@ from typing import Any
 
 POLL_SECONDS = 0.25
 IDS_CHUNK = 5000
+# The first ids query of a poll asks for the oldest pending ids, twice as many as became
+# searchable and at least IDS_FIRST; each further query doubles, up to IDS_CHUNK. An ids query
+# costs Elasticsearch about 4 ms of CPU for 250 ids and 33 ms for 5,000: asking for 5,000 at
+# every poll took a tenth of a core from the pipeline being measured.
+IDS_FIRST = 256
 RSS_POLL_SECONDS = 0.2
 DEFAULT_STALL_SECONDS = 300.0
 Say = Callable[[str], None]
@@ -132,6 +137,17 @@ def median_interval(times: Sequence[float]) -> float | None:
     return percentile(gaps, 50)
 
 
+def fixed_or_growing_chunks(ids: Sequence[str], first: int, cap: int) -> list[list[str]]:
+    """``ids`` in consecutive chunks of ``first``, then twice that, ... up to ``cap`` each."""
+    out: list[list[str]] = []
+    i, size = 0, max(1, first)
+    while i < len(ids):
+        out.append(list(ids[i:i + size]))
+        i += size
+        size = min(cap, size * 2)
+    return out
+
+
 class VisibilityTracker:
     """Which produced ids are searchable yet, and when each was sent and first seen.
 
@@ -158,9 +174,12 @@ class VisibilityTracker:
                 self._pending[doc_id] = None
 
     def pending_chunks(self, size: int) -> list[list[str]]:
+        return fixed_or_growing_chunks(self.pending_ids(), size, size)
+
+    def pending_ids(self) -> list[str]:
+        """Ids not yet searchable nor dead-lettered, oldest sent first."""
         with self._lock:
-            ids = list(self._pending)
-        return [ids[i:i + size] for i in range(0, len(ids), size)]
+            return list(self._pending)
 
     def mark_visible(self, ids: Iterable[str], t: float) -> int:
         """Stamp ids first seen at ``t``; returns how many were new."""

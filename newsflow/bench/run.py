@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -28,6 +29,26 @@ from newsflow.bench.stages import (
 )
 from newsflow.bench.watchers import KafkaWatcher, ProcSampler, SearchWatcher
 from newsflow.core.settings import Settings
+
+
+def sharing_the_machine(base: Settings) -> dict[str, int]:
+    """Pids of the local stack's services that run (none for a remote cluster) and of this
+    process (its producer and its pollers)."""
+    from newsflow import stack
+
+    pids = {s.name: s.pid for s in stack.status(base) if s.is_up and s.pid}
+    return {**pids, "bench": os.getpid()}
+
+
+def cores_while(samplers: list[ProcSampler], start: float,
+                end: float) -> dict[str, float | int | None]:
+    """Cores each sampled process used between ``start`` and ``end``, their total, and what the
+    whole machine used (the difference is everything unsampled: the kernel, other jobs)."""
+    shares = {name: round(v, 3) for s in samplers for name, v in s.busy(start, end).items()
+              if v is not None}
+    machine = shares.pop("machine", None)
+    return {**shares, "sampled_total": round(sum(shares.values()), 3),
+            "machine": machine, "machine_cores": os.cpu_count()}
 
 
 def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]:
@@ -58,7 +79,10 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                 wait_group_stable(settings, 1, group_id=settings.indexer_group)
                 procs = ProcSampler({"worker": children[0].pid, "indexer": children[1].pid,
                                      **more})
-                samplers = [procs.thread, kafka_w.thread, search_w.thread]
+                # Everything else that shares the cores: where the CPU went is what explains
+                # a worker slower in the pipeline than alone.
+                others = ProcSampler(sharing_the_machine(base), family=False, machine=True)
+                samplers = [procs.thread, others.thread, kafka_w.thread, search_w.thread]
                 for s in samplers:
                     s.start()
                 try:
@@ -108,6 +132,9 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                               tl.produce_start + enrich_row["to"])
             report["cpu_cores_busy"]["workers"] = round(sum(
                 v or 0.0 for k, v in busy.items() if k.startswith("worker")), 3)
+            report["cpu_cores_busy_while_enriching"] = cores_while(
+                [procs, others], tl.produce_start + enrich_row["from"],
+                tl.produce_start + enrich_row["to"])
         report["offline_enrichment"] = offline
         report["worker_replay"] = worker_alone
         report["ratios"] = side_by_side(report, offline)

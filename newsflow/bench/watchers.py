@@ -13,11 +13,13 @@ import orjson
 
 from newsflow.bench.metrics import (
     IDS_CHUNK,
+    IDS_FIRST,
     POLL_SECONDS,
     RSS_POLL_SECONDS,
     BenchError,
     VisibilityTracker,
     cpu_share,
+    fixed_or_growing_chunks,
 )
 from newsflow.core.clients import elasticsearch_client, kafka_config
 from newsflow.core.settings import Settings
@@ -57,24 +59,35 @@ class ProcSampler:
     CPU seconds over wall seconds says which process was saturated: the evidence for what limits
     the pipeline."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], *, family: bool = True,
+                 machine: bool = False) -> None:
         import psutil
 
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._family = family
+        # The whole machine's busy CPU seconds (every process, the kernel's too) as "machine".
+        self._machine = machine
+        names = [*pids, *(["machine"] if machine else [])]
         self.peak: dict[str, int] = dict.fromkeys(pids, 0)
-        self.cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
-        self.cpu_series: dict[str, list[tuple[float, float]]] = {k: [] for k in pids}
+        self.cpu: dict[str, float] = dict.fromkeys(names, 0.0)
+        self.cpu_series: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
         self.thread = _Sampler("bench-proc", RSS_POLL_SECONDS, self._step)
 
     def _step(self) -> None:
         import psutil
 
         t = time.monotonic()
+        if self._machine:
+            machine = psutil.cpu_times()
+            # Not idle, iowait or steal (the hypervisor's): what ran here.
+            self.cpu_series["machine"].append((t, machine.user + machine.nice + machine.system
+                                               + getattr(machine, "irq", 0.0)
+                                               + getattr(machine, "softirq", 0.0)))
         for name, proc in self._procs.items():
             rss = 0
             cpu = 0.0
             try:
-                family = [proc, *proc.children(recursive=True)]
+                family = [proc, *proc.children(recursive=True)] if self._family else [proc]
             except psutil.Error:
                 continue
             for p in family:
@@ -167,10 +180,14 @@ class SearchWatcher:
         count = int(self.es.count(index=alias)["count"])
         self.series.append((t, count))
         # Only ask for ids when something new became searchable; then walk the pending ids
-        # oldest first until every new document is found, so an out-of-order arrival beyond the
-        # first chunk is still stamped in this poll rather than chunks later.
+        # oldest first, in chunks that start small and double, until every new document is
+        # found: an out-of-order arrival far beyond the first chunk is still stamped in this
+        # poll, and the usual poll asks Elasticsearch for a few hundred ids, not thousands.
         unseen = count - self.tracker.n_visible
-        for chunk in self.tracker.pending_chunks(IDS_CHUNK):
+        if unseen <= 0:
+            return
+        first = min(IDS_CHUNK, max(IDS_FIRST, 2 * unseen))
+        for chunk in fixed_or_growing_chunks(self.tracker.pending_ids(), first, IDS_CHUNK):
             if unseen <= 0:
                 break
             tq = time.monotonic()

@@ -3,6 +3,7 @@ bookkeeping of which produced ids are searchable."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,34 @@ def test_side_by_side_takes_the_worker_alone_as_the_enrich_stage() -> None:
     r = side_by_side(report, offline)
     assert r["slowest_stage_alone"] == "enrich_offline"
     assert r["end_to_end_vs_slowest_stage"] == 0.56
+
+
+def test_cores_while_reports_every_process_the_machine_and_their_total() -> None:
+    import os
+
+    from newsflow.bench.run import cores_while
+    from newsflow.bench.watchers import ProcSampler
+
+    me = ProcSampler({"bench": os.getpid()}, family=False, machine=True)
+    me._step()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.3:  # burn CPU so both series move
+        sum(i * i for i in range(1000))
+    me._step()
+    shares = cores_while([me], 0.0, time.monotonic() + 1)
+    assert shares["bench"] is not None and 0.5 < shares["bench"] <= 1.05
+    assert shares["sampled_total"] == shares["bench"]
+    # The machine ran at least this process (psutil's system times tick at 10 ms).
+    assert shares["machine"] is not None and shares["machine"] >= 0.5 * shares["bench"]
+    assert shares["machine_cores"] == os.cpu_count()
+
+
+def test_chunks_start_small_and_double_up_to_the_cap() -> None:
+    from newsflow.bench.metrics import fixed_or_growing_chunks
+
+    ids = [str(i) for i in range(20)]
+    chunks = fixed_or_growing_chunks(ids, 2, 6)
+    assert [len(c) for c in chunks] == [2, 4, 6, 6, 2]
+    assert [i for c in chunks for i in c] == ids  # every id once, oldest first
+    assert fixed_or_growing_chunks([], 2, 6) == []
+    assert [len(c) for c in fixed_or_growing_chunks(ids, 5, 5)] == [5, 5, 5, 5]

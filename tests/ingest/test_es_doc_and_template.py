@@ -11,7 +11,7 @@ import pytest
 from ingest.es_doc import to_es_doc
 from ingest.es_setup import load_template, template_for
 from newsflow.core.arabic import fold_text, without_proclitics
-from newsflow.core.arabic_segment import segment_text
+from newsflow.core.arabic_segment import segment_folded, segment_text
 from newsflow.core.contract import EnrichedArticle, Entity, Processing, TopicTag
 from newsflow.core.settings import Settings
 
@@ -140,6 +140,16 @@ def test_seg_text_is_the_segmentation_of_every_word() -> None:
     doc = to_es_doc(full_article())
     # Hamza seats are written bare in the search terms: رئيس -> رءيس.
     assert doc["seg"] == {"title": "بوتين في لبنان", "body": "قال رءيس بوتين ان اوكرانيا"}
+
+
+def test_seg_body_from_body_normalized_equals_segmenting_the_body() -> None:
+    # The indexer segments body_normalized (already folded) instead of folding the body again;
+    # an article without it (another producer) is segmented from the body.
+    article = full_article()
+    assert article.body_normalized == fold_text(article.body)
+    assert segment_folded(article.body_normalized) == segment_text(article.body)
+    bare = article.model_copy(update={"body_normalized": ""})
+    assert to_es_doc(bare)["seg"] == to_es_doc(article)["seg"]
 
 
 def test_display_arrays_follow_the_folded_ones() -> None:

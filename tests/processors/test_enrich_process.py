@@ -10,9 +10,20 @@ import signal
 import orjson
 
 from newsflow.core.settings import Settings
-from processors.enrich_process import EnrichProcess, Staged
+from processors.enrich_process import DIED, EnrichProcess, Staged, _enrich_chunk
 from processors.records import Coordinates, Failed
 from processors.stage_envelope import open_envelope
+
+
+def _dies_on_poison(items):
+    # Runs in the child (spawned: it imports this module by name): a record that crashes it.
+    if any(value == b"poison" for _, value, _ in items):
+        os._exit(1)
+    return _enrich_chunk(items)
+
+
+class _PoisonedProcess(EnrichProcess):
+    work = staticmethod(_dies_on_poison)
 
 
 def _raw(i: int) -> bytes:
@@ -47,5 +58,31 @@ def test_a_chunk_comes_back_in_order_with_dead_letters_and_survives_a_dead_child
         again = asyncio.run(run_killing_the_child())
         assert [type(r) for r in again] == [Staged, Failed, Staged]
         assert process.restarts == 1 and process.died_on == 0
+    finally:
+        process.close()
+
+
+def test_a_record_that_kills_three_children_in_a_row_becomes_a_dead_letter(tmp_path):
+    # Death 1 and 2 on the whole chunk, then one record at a time: the poison kills a third
+    # child and is dead-lettered; its neighbours are enriched, in order, nothing is lost.
+    process = _PoisonedProcess(Settings(stack_dir=tmp_path))
+    process.start()
+    try:
+        items = [(b"k0", _raw(0), Coordinates("news.raw", 0, 0)),
+                 (b"k1", b"poison", Coordinates("news.raw", 0, 1)),
+                 (b"k2", _raw(2), Coordinates("news.raw", 0, 2))]
+
+        async def run() -> list:
+            return await process.collect(process.submit(items))
+
+        results = asyncio.run(run())
+        assert [type(r) for r in results] == [Staged, Failed, Staged]
+        dead = results[1].dead_letter  # type: ignore[union-attr]
+        assert dead.error_type == DIED and dead.stage == "enrich"
+        assert (dead.key, dead.source_offset) == ("k1", 1)
+        assert process.died_on == 1 and process.restarts == 3
+        # The child that replaced the third one works.
+        assert [type(r) for r in asyncio.run(
+            process.collect(process.submit(items[:1])))] == [Staged]
     finally:
         process.close()
