@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
+from typing import Any, cast
 
 from elasticsearch import NotFoundError, helpers
 
@@ -30,16 +32,18 @@ def recent_cluster_items(settings: Settings) -> Iterator[tuple[str, str, str, fl
     }
     newest: list[tuple[str, str, str, float]] = []
     try:
-        hits = helpers.scan(
-            es, index=settings.es_alias, query=query, preserve_order=True, size=1000
-        )
-        for n, hit in enumerate(hits):
-            if n >= settings.dedup_max_entries:
-                break
-            src = hit["_source"]
-            ts = datetime.fromisoformat(src["ingested_at"]).timestamp()
-            cluster = src.get("cluster_id") or src["id"]
-            newest.append((src["id"], cluster, src.get("body_normalized") or "", ts))
+        # Closed before the client: stopping at the cap leaves a scroll open, and scan clears
+        # it on close, which fails on a closed client (the scroll then lives until it expires).
+        scan = cast(Generator[dict[str, Any], None, None], helpers.scan(
+            es, index=settings.es_alias, query=query, preserve_order=True, size=1000))
+        with contextlib.closing(scan) as hits:
+            for n, hit in enumerate(hits):
+                if n >= settings.dedup_max_entries:
+                    break
+                src = hit["_source"]
+                ts = datetime.fromisoformat(src["ingested_at"]).timestamp()
+                cluster = src.get("cluster_id") or src["id"]
+                newest.append((src["id"], cluster, src.get("body_normalized") or "", ts))
     except NotFoundError:
         return
     finally:
