@@ -31,19 +31,27 @@ def _raw(i: int) -> bytes:
                          "body": "قال وزير الخارجية السعودي في الرياض اليوم " * 5})
 
 
+def _items(middle: bytes) -> list:
+    """Three records at offsets 0-2 of partition 0: good, ``middle``, good."""
+    return [(b"k0", _raw(0), Coordinates("news.raw", 0, 0)),
+            (b"k1", middle, Coordinates("news.raw", 0, 1)),
+            (b"k2", _raw(2), Coordinates("news.raw", 0, 2))]
+
+
+def _enrich(process: EnrichProcess, items: list) -> list:
+    async def run() -> list:
+        return await process.collect(process.submit(items))
+
+    return asyncio.run(run())
+
+
 def test_a_chunk_comes_back_in_order_with_dead_letters_and_survives_a_dead_child(tmp_path):
     settings = Settings(stack_dir=tmp_path)
     process = EnrichProcess(settings)
     process.start()
     try:
-        items = [(b"k0", _raw(0), Coordinates("news.raw", 0, 0)),
-                 (b"k1", b"not json", Coordinates("news.raw", 0, 1)),
-                 (b"k2", _raw(2), Coordinates("news.raw", 0, 2))]
-
-        async def run() -> list:
-            return await process.collect(process.submit(items))
-
-        first = asyncio.run(run())
+        items = _items(b"not json")
+        first = _enrich(process, items)
         assert [type(r) for r in first] == [Staged, Failed, Staged]
         assert isinstance(first[1], Failed) and first[1].dead_letter.stage == "decode"
         env = open_envelope(first[0].envelope, settings.dedup_num_perm)  # type: ignore[union-attr]
@@ -68,21 +76,14 @@ def test_a_record_that_kills_three_children_in_a_row_becomes_a_dead_letter(tmp_p
     process = _PoisonedProcess(Settings(stack_dir=tmp_path))
     process.start()
     try:
-        items = [(b"k0", _raw(0), Coordinates("news.raw", 0, 0)),
-                 (b"k1", b"poison", Coordinates("news.raw", 0, 1)),
-                 (b"k2", _raw(2), Coordinates("news.raw", 0, 2))]
-
-        async def run() -> list:
-            return await process.collect(process.submit(items))
-
-        results = asyncio.run(run())
+        items = _items(b"poison")
+        results = _enrich(process, items)
         assert [type(r) for r in results] == [Staged, Failed, Staged]
         dead = results[1].dead_letter  # type: ignore[union-attr]
         assert dead.error_type == DIED and dead.stage == "enrich"
         assert (dead.key, dead.source_offset) == ("k1", 1)
         assert process.died_on == 1 and process.restarts == 3
         # The child that replaced the third one works.
-        assert [type(r) for r in asyncio.run(
-            process.collect(process.submit(items[:1])))] == [Staged]
+        assert [type(r) for r in _enrich(process, items[:1])] == [Staged]
     finally:
         process.close()
