@@ -19,7 +19,7 @@ from newsflow.bench.metrics import (
     BenchError,
     VisibilityTracker,
     cpu_share,
-    fixed_or_growing_chunks,
+    doubling_chunks,
 )
 from newsflow.core.clients import elasticsearch_client, kafka_config
 from newsflow.core.settings import Settings
@@ -67,10 +67,10 @@ class ProcSampler:
         self._family = family
         # The whole machine's busy CPU seconds (every process, the kernel's too) as "machine".
         self._machine = machine
-        names = [*pids, *(["machine"] if machine else [])]
         self.peak: dict[str, int] = dict.fromkeys(pids, 0)
-        self.cpu: dict[str, float] = dict.fromkeys(names, 0.0)
-        self.cpu_series: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
+        self.cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self.cpu_series: dict[str, list[tuple[float, float]]] = {
+            k: [] for k in [*pids, *(["machine"] if machine else [])]}
         self.thread = _Sampler("bench-proc", RSS_POLL_SECONDS, self._step)
 
     def _step(self) -> None:
@@ -187,7 +187,7 @@ class SearchWatcher:
         if unseen <= 0:
             return
         first = min(IDS_CHUNK, max(IDS_FIRST, 2 * unseen))
-        for chunk in fixed_or_growing_chunks(self.tracker.pending_ids(), first, IDS_CHUNK):
+        for chunk in doubling_chunks(self.tracker.pending_ids(), first, IDS_CHUNK):
             if unseen <= 0:
                 break
             tq = time.monotonic()

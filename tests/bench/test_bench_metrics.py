@@ -111,10 +111,10 @@ def test_tracker_latencies_and_pending_order() -> None:
     t = VisibilityTracker()
     for i, doc_id in enumerate("abcde"):
         t.sent(doc_id, float(i))
-    assert t.pending_chunks(2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert t.pending_ids() == ["a", "b", "c", "d", "e"]
     assert t.mark_visible(["b", "zzz"], 10.0) == 1  # unknown ids are ignored
     assert t.mark_visible(["b"], 11.0) == 0  # first sighting wins
-    assert t.pending_chunks(10) == [["a", "c", "d", "e"]]
+    assert t.pending_ids() == ["a", "c", "d", "e"]
     assert t.drop("c", "enrich", 12.0)
     assert not t.drop("b", "index", 13.0)  # already searchable: not a loss
     t.mark_visible(["a", "d", "e"], 14.0)
@@ -132,7 +132,7 @@ def test_tracker_duplicates_and_early_dead_letters() -> None:
     t.sent("y", 1.0)
     t.sent("y", 2.0)
     assert t.duplicates == 1 and t.n_sent == 2
-    assert t.pending_chunks(10) == [["y"]]
+    assert t.pending_ids() == ["y"]
     t.mark_visible(["y"], 3.0)
     assert t.latencies() == [2.0]  # from the first send
     assert t.accounted() == 2
@@ -222,11 +222,11 @@ def test_cores_while_reports_every_process_the_machine_and_their_total() -> None
 
 
 def test_chunks_start_small_and_double_up_to_the_cap() -> None:
-    from newsflow.bench.metrics import fixed_or_growing_chunks
+    from newsflow.bench.metrics import doubling_chunks
 
     ids = [str(i) for i in range(20)]
-    chunks = fixed_or_growing_chunks(ids, 2, 6)
+    chunks = doubling_chunks(ids, 2, 6)
     assert [len(c) for c in chunks] == [2, 4, 6, 6, 2]
     assert [i for c in chunks for i in c] == ids  # every id once, oldest first
-    assert fixed_or_growing_chunks([], 2, 6) == []
-    assert [len(c) for c in fixed_or_growing_chunks(ids, 5, 5)] == [5, 5, 5, 5]
+    assert doubling_chunks([], 2, 6) == []
+    assert [len(c) for c in doubling_chunks(ids, 5, 5)] == [5, 5, 5, 5]
