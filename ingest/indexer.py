@@ -54,6 +54,7 @@ from ingest.index_bulk import BulkPass, BulkWriter, poison_out
 from ingest.index_dlq import DeadLetterSender
 from ingest.index_rebalance import _listener, _Revocations
 from ingest.metrics import IndexerMetrics
+from newsflow.core.arabic_segment import preload as preload_word_lists
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
 from newsflow.core.deadletter import replays_from_headers
 from newsflow.core.settings import Settings
@@ -125,6 +126,7 @@ class _Indexer:
     def connect(cls, settings: Settings, stop: threading.Event) -> _Indexer:
         from kafka import KafkaConsumer, KafkaProducer
 
+        preload_word_lists()  # before joining: the first batch must not wait for the word lists
         rev = _Revocations()
         consumer = KafkaConsumer(
             group_id=settings.indexer_group,

@@ -96,3 +96,14 @@ def test_parse_lexicon_lines() -> None:
 )
 def test_display_form(surface: str, canonical: str, shown: str) -> None:
     assert display_form(surface, canonical) == shown
+
+
+def test_preload_loads_the_word_lists_before_any_word_is_segmented() -> None:
+    from newsflow.core import arabic_segment
+
+    arabic_segment.lexicon.cache_clear()
+    arabic_segment.broken_plurals.cache_clear()
+    arabic_segment.preload()
+    assert arabic_segment.lexicon.cache_info().currsize == 1
+    assert arabic_segment.broken_plurals.cache_info().currsize == 1
+    assert arabic_segment.lexicon().counts  # the packaged list, not an empty one
