@@ -21,9 +21,6 @@ class BenchOptions:
     rate: float | None = None  # articles/s to produce at; None = as fast as possible
     workers: int = 1  # worker processes in the group (at most the raw topic's partitions)
     offline: bool = True  # also time `newsflow enrich` on the same articles
-    # Articles through a throwaway pipeline first, so the run does not time the JVMs' JIT
-    # compilation (see newsflow.bench.warmup); 0: none.
-    warmup: int = 1000
 
 
 def default_corpus() -> Path:

@@ -27,7 +27,6 @@ from newsflow.bench.stages import (
     wait_accounted,
     wait_until_settled,
 )
-from newsflow.bench.warmup import warm_up
 from newsflow.bench.watchers import KafkaWatcher, ProcSampler, SearchWatcher
 from newsflow.core.settings import Settings
 
@@ -66,12 +65,6 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
     tracker = VisibilityTracker()
     tl = Timeline()
     try:
-        warmup = None
-        if options.warmup:
-            say(f"warming up the stack: {options.warmup} articles through a throwaway pipeline "
-                "(not measured; --warmup 0 skips it)")
-            warmup = warm_up(base, files, options.warmup, options.rate, options.stall_seconds,
-                             options.progress, say)
         for line in run_setup(settings):
             say(line)
         kafka_w = KafkaWatcher(settings, tracker)
@@ -144,7 +137,6 @@ def run_bench(base: Settings, options: BenchOptions, say: Say) -> dict[str, Any]
                 tl.produce_start + enrich_row["to"])
         report["offline_enrichment"] = offline
         report["worker_replay"] = worker_alone
-        report["warmup"] = warmup
         report["ratios"] = side_by_side(report, offline)
         if options.series_path is not None:
             options.series_path.write_bytes(orjson.dumps({

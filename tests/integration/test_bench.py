@@ -19,7 +19,7 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
     report = run_bench(
         stack_settings,
         BenchOptions(limit=200, corpus=saudinewsnet[0].parent, progress=False,
-                     stall_seconds=180, warmup=30),
+                     stall_seconds=180),
         messages.append,
     )
     assert report["articles"] == 200, report
@@ -53,20 +53,14 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
     assert ratios["stage_rates_alone"]["enrich_worker_alone"] == alone["articles_per_second"]
     assert ratios["slowest_stage_alone"] in ("produce", "enrich_worker_alone", "index_replay")
 
-    # The warm-up went through a pipeline of its own, not counted in the run's figures.
-    warm = report["warmup"]
-    assert warm["articles"] == 30 and warm["seconds"] > 0, warm
-    assert warm["latency_seconds"]["samples"] == 30, warm
-    assert warm["suffix"] != report["run"]["suffix"]
-
-    # Torn down: nothing of the run (nor of its warm-up) is left in Elasticsearch.
+    # Torn down: nothing of the run is left in Elasticsearch.
 
     es = elasticsearch_client(stack_settings)
     try:
-        for alias in (report["run"]["alias"], f"bench{warm['suffix']}-news"):
-            assert not es.indices.get(index=f"{alias}-*")
-            assert not es.options(ignore_status=404).indices.exists_index_template(
-                name=f"{alias}-template")
+        alias = report["run"]["alias"]
+        assert not es.indices.get(index=f"{alias}-*")
+        assert not es.options(ignore_status=404).indices.exists_index_template(
+            name=f"{alias}-template")
     finally:
         es.close()
     from kafka import KafkaAdminClient
@@ -76,8 +70,7 @@ def test_bench_accounts_for_every_article(stack_settings: Settings,
     admin = KafkaAdminClient(**kafka_config(stack_settings))
     try:
         # The run's topics and the worker replay's; Faust's own assignor topic is left.
-        left = [t for t in admin.list_topics()
-                if (report["run"]["suffix"] in t or warm["suffix"] in t)
+        left = [t for t in admin.list_topics() if report["run"]["suffix"] in t
                 and "__assignor" not in t]
     finally:
         admin.close()

@@ -109,12 +109,6 @@ def bench(
         bool,
         typer.Option(help="also time `newsflow enrich` on the same articles (the ceiling)"),
     ] = True,
-    warmup: Annotated[
-        int,
-        typer.Option(min=0, help="first push this many articles through a throwaway pipeline "
-                     "(same rate), so the run does not time Kafka's and Elasticsearch's JIT "
-                     "warm-up; 0: none"),
-    ] = 1000,
     series: Annotated[
         Path | None,
         typer.Option(help="also write the sampled time series (counts, CPU) as JSON to this file"),
@@ -143,7 +137,6 @@ def bench(
         rate=rate,
         workers=workers,
         offline=offline,
-        warmup=warmup,
     )
     try:
         report = run_bench(get_settings(), options, say)
