@@ -30,22 +30,13 @@ from typing import Any
 
 from ingest.index_batch import (
     IDLE_POLL_SECONDS,
-    MAX_BULK_BYTES,
     STAGE,
-    BulkOutcome,
     ConsumedRecord,
     Failure,
     IndexerStats,
     Prepared,
-    Verdict,
     backoff_delay,
-    bulk_lines,
-    chunk_by_bytes,
-    classify_bulk_response,
-    classify_item,
-    classify_request_error,
     committable_offsets,
-    dead_letter,
     drop_stale,
     prepare,
     should_flush,
@@ -58,13 +49,6 @@ from newsflow.core.arabic_segment import preload as preload_word_lists
 from newsflow.core.clients import elasticsearch_client, kafka_config, kafka_producer_config
 from newsflow.core.deadletter import replays_from_headers
 from newsflow.core.settings import Settings
-
-__all__ = [
-    "MAX_BULK_BYTES", "STAGE", "BulkOutcome", "ConsumedRecord", "Failure", "IndexerStats",
-    "Prepared", "Verdict", "_Revocations", "backoff_delay", "bulk_lines", "chunk_by_bytes",
-    "classify_bulk_response", "classify_item", "classify_request_error", "committable_offsets",
-    "dead_letter", "drop_stale", "prepare", "run_indexer",
-]
 
 log = logging.getLogger("newsflow.indexer")
 

@@ -134,7 +134,7 @@ def direct_bulk(settings: Settings, docs: list[dict[str, Any]]) -> dict[str, Any
     and, separately, until a search sees them all (comparable to how the indexer is timed)."""
     from elasticsearch import helpers
 
-    from ingest.indexer import MAX_BULK_BYTES
+    from ingest.index_batch import MAX_BULK_BYTES
 
     es = elasticsearch_client(settings)
     index = direct_index_name(settings)

@@ -11,12 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.indexer import (
+from ingest.index_batch import (
     ConsumedRecord,
     Failure,
     Prepared,
     Verdict,
-    _Revocations,
     backoff_delay,
     bulk_lines,
     chunk_by_bytes,
@@ -28,6 +27,7 @@ from ingest.indexer import (
     drop_stale,
     prepare,
 )
+from ingest.index_rebalance import _Revocations
 from newsflow.core.contract import DeadLetter, EnrichedArticle, Entity, Processing, TopicTag
 from newsflow.core.deadletter import original_bytes
 

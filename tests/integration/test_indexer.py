@@ -237,7 +237,8 @@ def test_missing_alias_is_retried_not_skipped(private: Settings) -> None:
 def test_two_indexers_rebalance_without_losing_records(private: Settings) -> None:
     """A second indexer joins mid-stream: partitions move (revocation with batches in flight),
     yet every record ends up indexed and both partitions are committed to the end."""
-    from ingest.indexer import IndexerStats, run_indexer
+    from ingest.index_batch import IndexerStats
+    from ingest.indexer import run_indexer
 
     _setup_index(private)
     good = [article(n) for n in range(300)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from ingest.es_setup import load_template
 from newsflow.core.contract import RawArticle
 from newsflow.core.identity import article_id
 from newsflow.runner import SAMPLES
@@ -39,6 +40,15 @@ def test_seed_article(enricher: Enricher) -> None:
     assert {"politics", "conflict"} <= labels
     assert art.cluster_id == art.id
     assert set(art.processing.stages) == {"clean", "language", "entities", "topics", "dedup"}
+
+
+def test_every_stage_timing_is_mapped_in_the_index_template(enricher: Enricher) -> None:
+    # Mapped up front, a new index takes its first article without a dynamic mapping update.
+    stages = enricher.enrich(_seed()).processing.stages
+    mapped = load_template()["template"]["mappings"]["properties"]["processing"]["properties"]
+    fields = mapped["stages"]["properties"]
+    assert set(stages) <= set(fields), set(stages) - set(fields)
+    assert {f["type"] for f in fields.values()} == {"float"}
 
 
 def test_html_article_is_extracted(enricher: Enricher) -> None:
