@@ -3,6 +3,7 @@ nothing answers on the configured addresses) or against whatever NEWSFLOW_* poin
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,14 @@ from newsflow.core.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+
+# Tests send SIGINT to the CLI the way Ctrl-C in a terminal does. A shell that starts pytest
+# as a background job (`cmd &` without job control) ignores SIGINT, and an ignored signal
+# survives exec, so every child would ignore it too and those tests would fail for a reason
+# that is not the code's. A handled signal is reset to the default at exec, so children
+# started from here get Python's usual KeyboardInterrupt.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
