@@ -21,6 +21,7 @@ import pytest
 
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
+from tests.integration.indexer_env import setup_index
 from tests.integration.reliability_helpers import (
     ONE_MIB,
     cleanup,
@@ -176,16 +177,6 @@ def _indexer(settings: Settings) -> Iterator[list[Any]]:
     assert not thread.is_alive() and result, "indexer did not stop cleanly"
 
 
-def _setup_index(settings: Settings) -> None:
-    from ingest.es_setup import ensure_index
-
-    es = elasticsearch_client(settings)
-    try:
-        ensure_index(es, settings)
-    finally:
-        es.close()
-
-
 def _indexed(settings: Settings) -> dict[str, dict[str, Any]]:
     es = elasticsearch_client(settings)
     try:
@@ -203,7 +194,7 @@ def test_indexer_dead_letter_too_large_for_the_dlq_is_cut_and_committed(rel: Set
     ever, so the partition never committed. Now: the dead letter is re-sent with its original
     cut (saying where the full record is) and everything is committed within a bounded time."""
     create_topics(rel, default_limits(rel, dlq=ONE_MIB))
-    _setup_index(rel)
+    setup_index(rel)
     # ~1.4 MB that no compression shrinks below 1 MiB; no `id`: the contract rejects it
     junk = base64.b64encode(random.Random(3).randbytes(1_050_000)).decode()
     bad = orjson.dumps({"junk": junk})
@@ -264,7 +255,7 @@ def test_replayed_older_version_never_overwrites_a_newer_one(rel: Settings) -> N
     from ingest.indexer import run_indexer
 
     create_topics(rel, default_limits(rel))
-    _setup_index(rel)
+    setup_index(rel)
     now = datetime.now(UTC)
     produce(rel, rel.topic_enriched, [
         (b"art007", _enriched(7, now, "الأحدث")),
@@ -286,7 +277,7 @@ def test_metadata_is_stored_but_not_indexed(rel: Settings) -> None:
     from tests.integration.test_indexer import article
 
     create_topics(rel, default_limits(rel))
-    _setup_index(rel)
+    setup_index(rel)
     meta = {"author": "كاتب", "tags": ["a", {"deep": [1, 2.5]}], "n": 3}
     a = article(3).model_copy(update={"metadata": meta})
     produce(rel, rel.topic_enriched, [(a.id.encode(), a.model_dump_json().encode())])
@@ -309,7 +300,7 @@ def test_dedup_restore_keeps_the_newest(rel: Settings) -> None:
     from processors.dedup_restore import recent_cluster_items
     from tests.integration.test_indexer import article
 
-    _setup_index(rel)
+    setup_index(rel)
     now = datetime.now(UTC)
     docs = []
     for i in range(5):
