@@ -5,10 +5,12 @@ Elasticsearch hold afterwards."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -202,3 +204,22 @@ def assert_nothing_committed_for(settings: Settings, seconds: float) -> None:
         if time.monotonic() > deadline:
             return
         time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def indexer_thread(settings: Settings, name: str = "indexer") -> Iterator[list[Any]]:
+    """``run_indexer`` in a thread until the block exits; yields the list its stats land in."""
+    from ingest.indexer import run_indexer
+
+    stop = threading.Event()
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(run_indexer(settings, stop)),
+                              name=name, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), f"{name} did not stop within 60s of stop_event"
+    assert result, f"{name} crashed (no stats returned)"

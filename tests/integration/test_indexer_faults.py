@@ -25,6 +25,7 @@ from tests.integration.indexer_env import (
     block_writes,
     committed_vs_end,
     dlq_records,
+    indexer_thread,
     private_settings,
     produce,
     setup_index,
@@ -75,25 +76,6 @@ def _retry_log() -> Iterator[_RetryLog]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-
-
-@contextlib.contextmanager
-def _indexer_thread(settings: Settings, name: str = "indexer") -> Iterator[list[Any]]:
-    """``run_indexer`` in a thread until the block exits; yields the list its stats land in."""
-    from ingest.indexer import run_indexer
-
-    stop = threading.Event()
-    result: list[Any] = []
-    thread = threading.Thread(target=lambda: result.append(run_indexer(settings, stop)),
-                              name=name, daemon=True)
-    thread.start()
-    try:
-        yield result
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-    assert not thread.is_alive(), f"{name} did not stop within 60s of stop_event"
-    assert result, f"{name} crashed (no stats returned)"
 
 
 class _Hop:
@@ -178,7 +160,7 @@ def test_write_block_is_retried_never_dead_lettered_or_committed(private: Settin
     block_writes(private, True)
     n = 12
     try:
-        with _retry_log() as retries, _indexer_thread(private):
+        with _retry_log() as retries, indexer_thread(private):
             produce(private, article_records(n))
             wait_until("two failed bulk attempts", lambda: retries.count() >= 2, 60)
             assert_nothing_committed_for(private, 4.0)
@@ -203,7 +185,7 @@ def test_connection_errors_are_retried_never_skipped(private: Settings) -> None:
                                          "es_request_timeout": 10.0})
     n = 10
     try:
-        with _retry_log() as retries, _indexer_thread(via_hop):
+        with _retry_log() as retries, indexer_thread(via_hop):
             produce(private, article_records(n))
             wait_until("two failed bulk attempts", lambda: retries.count() >= 2, 60)
             assert_nothing_committed_for(private, 4.0)
@@ -283,9 +265,9 @@ def test_partitions_revoked_during_retry_are_reread_not_double_indexed(
     assert all(end.values()), f"records must span both partitions: {end}"
     block_writes(private, True)
     try:
-        with _retry_log() as retries, _indexer_thread(roomy, "indexer-a") as a:
+        with _retry_log() as retries, indexer_thread(roomy, "indexer-a") as a:
             wait_until("indexer-a to retry", lambda: retries.count("indexer-a") >= 1, 60)
-            with _indexer_thread(roomy, "indexer-b") as b:
+            with indexer_thread(roomy, "indexer-b") as b:
                 # b only reaches Elasticsearch once it owns a partition: the rebalance is done.
                 wait_until("indexer-b to retry", lambda: retries.count("indexer-b") >= 1, 60)
                 assert not any(committed_vs_end(private)[0].values())

@@ -39,7 +39,7 @@ def rel(stack_settings: Settings) -> Iterator[Settings]:
 
 
 def _records(start: int, n: int) -> list[tuple[bytes, bytes]]:
-    from tests.integration.test_indexer import article
+    from tests.integration.indexer_env import article
 
     return [(f"art{i:03d}".encode(), article(i).model_copy(update={"id": f"a{i:05d}"})
              .model_dump_json().encode()) for i in range(start, start + n)]

@@ -5,10 +5,8 @@ Each test names the defect it pins; each fails on the code before the fix (see t
 from __future__ import annotations
 
 import base64
-import contextlib
 import random
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import pytest
 
 from newsflow.core.clients import elasticsearch_client
 from newsflow.core.settings import Settings
-from tests.integration.indexer_env import setup_index
+from tests.integration.indexer_env import article, indexer_thread, setup_index
 from tests.integration.reliability_helpers import (
     ONE_MIB,
     cleanup,
@@ -151,30 +149,12 @@ def _health(url: str) -> dict[str, Any]:
 
 
 def _enriched(n: int, ingested: datetime | None = None, title: str | None = None) -> bytes:
-    from tests.integration.test_indexer import article
 
     a = article(n)
     update: dict[str, Any] = {"ingested_at": ingested or a.ingested_at}
     if title:
         update["title"] = title
     return a.model_copy(update=update).model_dump_json().encode()
-
-
-@contextlib.contextmanager
-def _indexer(settings: Settings) -> Iterator[list[Any]]:
-    from ingest.indexer import run_indexer
-
-    stop = threading.Event()
-    result: list[Any] = []
-    thread = threading.Thread(target=lambda: result.append(run_indexer(settings, stop)),
-                              daemon=True)
-    thread.start()
-    try:
-        yield result
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-    assert not thread.is_alive() and result, "indexer did not stop cleanly"
 
 
 def _indexed(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -201,7 +181,7 @@ def test_indexer_dead_letter_too_large_for_the_dlq_is_cut_and_committed(rel: Set
     assert len(bad) > 1_400_000
     produce(rel, rel.topic_enriched, [(b"a0", _enriched(0)), (b"huge", bad), (b"a1", _enriched(1))])
     t0 = time.monotonic()
-    with _indexer(rel):
+    with indexer_thread(rel):
         wait_until("every offset committed",
                    lambda: committed_vs_end(rel, rel.topic_enriched, rel.indexer_group)
                    == (3, 3), 90)
@@ -232,7 +212,7 @@ def test_no_write_index_during_alias_swap_is_retried_not_dead_lettered(rel: Sett
     n = 6
     produce(rel, rel.topic_enriched, [(f"art{i:03d}".encode(), _enriched(i)) for i in range(n)])
     try:
-        with _indexer(rel):
+        with indexer_thread(rel):
             time.sleep(8)  # several bulk attempts, each answered "no write index"
             assert committed_vs_end(rel, rel.topic_enriched, rel.indexer_group) == (0, n)
             assert read_topic(rel, rel.topic_dlq, timeout=2) == []
@@ -274,7 +254,6 @@ def test_metadata_is_stored_but_not_indexed(rel: Settings) -> None:
     """Defect 5 (Elasticsearch): metadata of any shape is kept in _source and not indexed (no
     mapping explosion, no strict-mapping rejection). Before: the field did not exist."""
     from ingest.indexer import run_indexer
-    from tests.integration.test_indexer import article
 
     create_topics(rel, default_limits(rel))
     setup_index(rel)
@@ -298,7 +277,6 @@ def test_dedup_restore_keeps_the_newest(rel: Settings) -> None:
     from elasticsearch import helpers
 
     from processors.dedup_restore import recent_cluster_items
-    from tests.integration.test_indexer import article
 
     setup_index(rel)
     now = datetime.now(UTC)
