@@ -40,6 +40,7 @@ def reachable(settings: Settings) -> str | None:
         return f"Kafka at {settings.kafka_bootstrap_servers} unreachable ({type(exc).__name__})"
     return None
 
+
 @contextlib.contextmanager
 def private_settings() -> Iterator[Settings]:
     """Settings with a test's own topics, group and alias (index/template), cleaned after."""
@@ -66,11 +67,17 @@ def private_settings() -> Iterator[Settings]:
         with contextlib.suppress(Exception):  # best effort: a leftover topic harms nothing
             admin.delete_topics([settings.topic_enriched, settings.topic_dlq])
         admin.close()
-        es = elasticsearch_client(settings)
-        es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
-        es.options(ignore_status=404).indices.delete_index_template(
-            name=f"{settings.es_alias}-template")
-        es.close()
+        drop_index(settings)
+
+
+def drop_index(settings: Settings) -> None:
+    """Deletes the indices and the template behind ``settings.es_alias`` (absent is fine)."""
+    es = elasticsearch_client(settings)
+    es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
+    es.options(ignore_status=404).indices.delete_index_template(
+        name=f"{settings.es_alias}-template")
+    es.close()
+
 
 def article(n: int) -> EnrichedArticle:
     return EnrichedArticle(
@@ -147,6 +154,7 @@ def setup_index(settings: Settings) -> None:
         ensure_index(es, settings)
     finally:
         es.close()
+
 
 def block_writes(settings: Settings, blocked: bool) -> None:
     es = elasticsearch_client(settings)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import orjson
 
-from newsflow.core.clients import elasticsearch_client, kafka_config
+from newsflow.core.clients import kafka_config
 from newsflow.core.deadletter import DLQ_MAX_BYTES
 from newsflow.core.settings import Settings
+from tests.integration.indexer_env import drop_index
 
 ONE_MIB = 1024 * 1024
 ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
@@ -75,11 +76,7 @@ def cleanup(settings: Settings) -> None:
             admin.delete_topics([settings.topic_raw, settings.topic_enriched, settings.topic_dlq])
         finally:
             admin.close()
-    es = elasticsearch_client(settings)
-    es.options(ignore_status=404).indices.delete(index=f"{settings.es_alias}-*")
-    es.options(ignore_status=404).indices.delete_index_template(
-        name=f"{settings.es_alias}-template")
-    es.close()
+    drop_index(settings)
 
 
 def produce(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:

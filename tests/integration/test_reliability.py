@@ -149,7 +149,6 @@ def _health(url: str) -> dict[str, Any]:
 
 
 def _enriched(n: int, ingested: datetime | None = None, title: str | None = None) -> bytes:
-
     a = article(n)
     update: dict[str, Any] = {"ingested_at": ingested or a.ingested_at}
     if title:
