@@ -25,7 +25,7 @@ from ingest.es_doc import to_es_doc
 from ingest.es_setup import ensure_index
 from ingest.readers import iter_records
 from ingest.search import build_query
-from ingest.search_eval_sets import EvalQuery, JudgedCollection, known_items
+from ingest.search_eval_sets import EvalQuery, JudgedCollection, KnownItemPool
 from newsflow.core.contract import EnrichedArticle
 from newsflow.core.identity import article_id
 from newsflow.core.settings import Settings
@@ -245,9 +245,12 @@ def evaluate(
         n_corpus = index_docs(es, corpus_pair, corpus)
         index_seconds = time.perf_counter() - started
         index_docs(es, judged_pair, judged.docs)
-        items = known_items(corpus, n=known, seed=seed)
+        pool = KnownItemPool.from_docs(corpus)
+        items = pool.sample(known, seed)
         tick = progress("known items", len(items)) if progress else None
         known_result = evaluate_set(es, corpus_pair, items, tick)
+        # What any ranker can expect, given the titles that tie on their query's words.
+        known_result["ceiling_mrr@10"] = pool.ceiling(items)
         tick = progress("judgments", len(judged.queries)) if progress else None
         judged_result = evaluate_set(es, judged_pair, judged.queries, tick)
     finally:

@@ -4,18 +4,21 @@
   the article or a glued بال/وال/لل (a place whose name carries the article, الرياض, keeps it:
   that is how people write it), hamza on alef sometimes dropped. The target is the article the
   title came from; wire copies (same title, or the same near-duplicate cluster when the corpus
-  was enriched) are equally right.
+  was enriched) are equally right. Titles that share the typed words tie, so the set also has a
+  ceiling: the MRR@10 that a ranker knowing this generator would expect (``KnownItemPool.ceiling``).
 * Judgments: a hand-labelled collection (``tests/data/search_judgments.jsonl``): documents, and
   queries that list their relevant and explicitly not-relevant documents.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import orjson
@@ -35,6 +38,8 @@ FUNCTION_WORDS = frozenset(fold_text(w) for w in _FUNCTION_WORDS_TEXT.split())
 READER_DROPS = ("وبال", "فبال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 HAMZA_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا"})
+HAMZA_DROP = 0.3  # share of known-item queries typed with bare alef
+QUERY_LENGTHS = (2, 3)  # title words a reader types, equally likely
 
 
 @dataclass(frozen=True)
@@ -83,35 +88,109 @@ def _content_words(title: str) -> list[str]:
     return out
 
 
-def known_items(
-    docs: Iterable[EnrichedArticle], n: int = 300, seed: int = 7
-) -> list[EvalQuery]:
-    """``n`` known-item queries from titles with at least three content words."""
-    same: dict[str, set[str]] = defaultdict(set)  # title key or near-duplicate cluster -> ids
-    keys: dict[str, list[str]] = {}
-    candidates: list[tuple[str, list[str]]] = []
-    for doc in docs:
-        title = fold_text(doc.title)
-        if not title:
-            continue
-        # Wire copies (same title, or one near-duplicate cluster) are the same known item.
-        keys[doc.id] = [f"t:{title}"] + ([f"c:{doc.cluster_id}"] if doc.cluster_id else [])
-        for key in keys[doc.id]:
-            same[key].add(doc.id)
-        words = _content_words(doc.title)
-        if len(words) >= 3:
-            candidates.append((doc.id, words))
-    rng = random.Random(seed)
-    rng.shuffle(candidates)
-    out: list[EvalQuery] = []
-    for doc_id, words in candidates[:n]:
-        relevant = frozenset(i for key in keys[doc_id] for i in same[key])
-        k = rng.choice((2, 3)) if len(words) >= 3 else 2
-        picked = [words[i] for i in sorted(rng.sample(range(len(words)), k))]
-        if rng.random() < 0.3:
-            picked = [w.translate(HAMZA_ALEF) for w in picked]
-        out.append(EvalQuery(" ".join(picked), relevant, tags=("known-item",), target=doc_id))
-    return out
+@dataclass(frozen=True)
+class KnownItemPool:
+    """What the known-item generator draws from: each eligible title's content words, and
+    which articles answer for the same item (wire copies). Built once per corpus; it samples
+    the queries and says what any ranker can expect on them."""
+
+    words: dict[str, list[str]]  # candidate id -> content words in title order
+    keys: dict[str, list[str]]  # every titled id -> its title key (and cluster key)
+    same: dict[str, set[str]]  # key -> ids
+
+    @classmethod
+    def from_docs(cls, docs: Iterable[EnrichedArticle]) -> KnownItemPool:
+        same: dict[str, set[str]] = defaultdict(set)
+        keys: dict[str, list[str]] = {}
+        words: dict[str, list[str]] = {}
+        for doc in docs:
+            title = fold_text(doc.title)
+            if not title:
+                continue
+            # Wire copies (same title, or one near-duplicate cluster) are the same known item.
+            keys[doc.id] = [f"t:{title}"] + ([f"c:{doc.cluster_id}"] if doc.cluster_id else [])
+            for key in keys[doc.id]:
+                same[key].add(doc.id)
+            content = _content_words(doc.title)
+            if len(content) >= 3:
+                words[doc.id] = content
+        return cls(words, keys, same)
+
+    def sample(self, n: int = 300, seed: int = 7) -> list[EvalQuery]:
+        """``n`` known-item queries from titles with at least three content words."""
+        candidates = list(self.words.items())
+        rng = random.Random(seed)
+        rng.shuffle(candidates)
+        out: list[EvalQuery] = []
+        for doc_id, words in candidates[:n]:
+            relevant = frozenset(i for key in self.keys[doc_id] for i in self.same[key])
+            k = rng.choice(QUERY_LENGTHS)
+            picked = [words[i] for i in sorted(rng.sample(range(len(words)), k))]
+            if rng.random() < HAMZA_DROP:
+                picked = [w.translate(HAMZA_ALEF) for w in picked]
+            out.append(EvalQuery(" ".join(picked), relevant, tags=("known-item",),
+                                 target=doc_id))
+        return out
+
+    def ceiling(self, queries: list[EvalQuery]) -> float:
+        """The highest MRR@10 any ranker can expect on ``queries``.
+
+        Titles that hold the same query words tie, and nothing in the query tells them apart,
+        so part of every known-item score is chance. This ranks for each query the items by
+        their posterior of being its source under :meth:`sample` itself (uniform target,
+        uniform choice of words, the hamza drop) — a ranker that knows the generator — and
+        returns its expected MRR@10. Wire copies merge into one item (a relaxation: it can
+        only raise the bound), so no ranker, ours or stock, can expect more on these queries."""
+        item = _items(self)
+        by_word: dict[str, set[str]] = defaultdict(set)
+        for doc_id, words in self.words.items():
+            for word in words:
+                by_word[word].add(doc_id)
+                by_word[word.translate(HAMZA_ALEF)].add(doc_id)
+        total = 0.0
+        for q in queries:
+            typed = q.query.split()
+            ids = set.intersection(*(by_word.get(w, set()) for w in typed)) if typed else set()
+            posterior: dict[str, float] = defaultdict(float)
+            for doc_id in ids:
+                posterior[item[doc_id]] += _likelihood(typed, self.words[doc_id])
+            mass = sum(posterior.values())
+            if mass:
+                best = sorted(posterior.values(), reverse=True)[:10]
+                total += sum(p / mass / rank for rank, p in enumerate(best, 1))
+        return round(total / len(queries), 4) if queries else 0.0
+
+
+def _items(pool: KnownItemPool) -> dict[str, str]:
+    """Article id -> one id per group of wire copies (title or cluster links, transitively)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for ids in pool.same.values():
+        first, *rest = ids
+        for other in rest:
+            parent[root(other)] = root(first)
+    return {doc_id: root(doc_id) for doc_id in pool.keys}
+
+
+def _likelihood(typed: list[str], words: list[str]) -> float:
+    """P(the generator types ``typed`` | it drew this title), up to the uniform prior."""
+    k = len(typed)
+    if k not in QUERY_LENGTHS or k > len(words):
+        return 0.0
+
+    def ways(seq: list[str]) -> int:
+        return sum(all(seq[j] == w for j, w in zip(idx, typed, strict=True))
+                   for idx in combinations(range(len(seq)), k))
+
+    bared = [w.translate(HAMZA_ALEF) for w in words]
+    hits = (1 - HAMZA_DROP) * ways(words) + HAMZA_DROP * ways(bared)
+    return hits / len(QUERY_LENGTHS) / math.comb(len(words), k)
 
 
 def load_judgments(path: Path, ingested_at: str = "2024-01-01T00:00:00Z") -> JudgedCollection:

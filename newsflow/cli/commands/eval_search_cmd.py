@@ -83,6 +83,9 @@ def _print(result: dict[str, Any]) -> None:
         for system, m in block["systems"].items():
             table.add_row(f"{name} ({block['queries']})", system, *(f"{m[c]:g}" for c in cols))
     console.print(table)
+    known = result["known_item"]
+    console.print(f"known items: MRR@10 {known['ceiling_mrr@10']:g} is the most any ranker can "
+                  "expect on these queries (titles that hold the same query words tie)")
     for name in ("known_item", "judged"):
         fails = result[name]["ours_failures"]
         if fails:
